@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'UNAVAILABLE'
   | 'NOT_IMPLEMENTED'
   | 'UNAUTHORIZED'
-  | 'DATA_LOSS';
+  | 'DATA_LOSS'
+  | 'GONE';
 
 /** Base class of every error Skiff throws on purpose. */
 export class SkiffError extends Error {
@@ -87,6 +88,13 @@ export class UnauthorizedError extends SkiffError {
 export class DataLossError extends SkiffError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DATA_LOSS', message, options);
+  }
+}
+
+/** A revision was asked for that has been compacted away (HTTP 410). */
+export class GoneError extends SkiffError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('GONE', message, options);
   }
 }
 
