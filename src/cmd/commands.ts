@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { register as image } from './image.js';
+import { register as registry } from './registry.js';
 import { register as container } from './container.js';
 import { register as pod } from './pod.js';
 import { register as server } from './server.js';
@@ -12,4 +13,4 @@ import { register as server } from './server.js';
 export type Register = (program: Command) => void;
 
 /** Every subcommand module, in the order `skiff --help` lists them. */
-export const commands: Register[] = [image, container, pod, server];
+export const commands: Register[] = [image, registry, container, pod, server];
