@@ -159,6 +159,39 @@ export class ContentStore {
   }
 
   /**
+   * Stores a stream whose digest is not known in advance (a layer being built): it is hashed
+   * while written to a temporary ingest file, then published under its digest.
+   */
+  async putUnknown(source: AsyncIterable<Uint8Array>): Promise<{ digest: string; size: number }> {
+    const ingestDir = path.join(this.dir, 'ingest');
+    await fs.mkdir(ingestDir, { recursive: true });
+    const tmp = path.join(ingestDir, `anon-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const fh = await fs.open(tmp, 'w', 0o644);
+    try {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        size += chunk.length;
+        await fh.write(chunk);
+      }
+      await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    const digest = 'sha256:' + hash.digest('hex');
+    const target = this.path(digest);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.chmod(tmp, 0o444);
+    await fs.rename(tmp, target);
+    await fsyncDir(path.dirname(target));
+    return { digest, size };
+  }
+
+  /**
    * Opens a writer for `digest`. With `resume` (the default) a partial ingest left by an
    * interrupted earlier write is continued from its end; its bytes are re-hashed first.
    */
