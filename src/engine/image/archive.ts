@@ -42,12 +42,15 @@ export async function loadImages(store: ImageStore, src: string | Readable): Pro
     if (m) {
       await store.content.putStream(`sha256:${m[1]}`, body, size);
       blobOf.set(rel, `sha256:${m[1]}`);
-    } else if (size <= SMALL_FILE && (rel.endsWith('.json') || rel === 'oci-layout' || rel === 'repositories' || !rel.includes('/'))) {
+    } else if (size <= SMALL_FILE && (rel.endsWith('.json') || rel === 'oci-layout' || rel === 'repositories')) {
       const chunks: Buffer[] = [];
       for await (const c of body) chunks.push(Buffer.from(c));
       files.set(rel, Buffer.concat(chunks));
-    } else {
+    } else if (/(^|\/)(layer\.tar|[0-9a-f]{64}\.tar(\.gz)?)$/.test(rel)) {
+      // A legacy docker-archive layer: hashed on the way in.
       blobOf.set(rel, (await store.content.putUnknown(body)).digest);
+    } else {
+      for await (const _ of body) { /* VERSION, json and other legacy files: not needed */ }
     }
   };
 
@@ -220,7 +223,10 @@ export async function saveImages(store: ImageStore, names: string[], out: string
   const add = (name: string, body: Buffer) =>
     new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, body, (e) => (e ? rej(e) : res())));
   const producing = (async () => {
-    await add('blobs/', Buffer.alloc(0)).catch(() => {});
+    // Directory entries first: some readers (skopeo's oci-archive) do not create parents.
+    for (const dir of ['blobs/', 'blobs/sha256/']) {
+      await new Promise<void>((res, rej) => pack.entry({ name: dir, type: 'directory', mode: 0o755, mtime: new Date(0) }, (e) => (e ? rej(e) : res())));
+    }
     for (const d of blobs) {
       const size = await store.content.size(d);
       await new Promise<void>((res, rej) => {
