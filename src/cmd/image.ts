@@ -143,7 +143,7 @@ function collect(v: string, prev: string[]): string[] {
 
 function displayName(r: ImageRecord): string {
   const ref = parseReference(r.name);
-  return `${familiarName(ref)}:${ref.tag}`;
+  return `${familiarName(ref)}${ref.tag ? ':' + ref.tag : '@' + ref.digest}`;
 }
 
 async function listImages(store: ImageStore, opts: { quiet?: boolean; all?: boolean; digests?: boolean; trunc?: boolean }): Promise<void> {

@@ -92,7 +92,8 @@ export class ImageStore {
    */
   async tag(name: string, target: Descriptor): Promise<ImageRecord> {
     const ref = parseReference(name);
-    const canonical = formatReference({ ...ref, digest: undefined });
+    // name:tag drops a digest; a digest-only reference (repo@sha256:…) is kept as the name.
+    const canonical = formatReference({ ...ref, digest: ref.tag ? undefined : ref.digest });
     const id = (await this.resolveTarget(target)).id;
     return this.mutate(async (images) => {
       const rec: ImageRecord = { name: canonical, target, createdAt: new Date().toISOString(), id };
