@@ -1,7 +1,39 @@
 #!/usr/bin/env bash
-# Quickstart command 1: install what is missing, build, and run Skiff's main job as it stands.
+# Quickstart command 1: install what is missing, build, and run Skiff's main job as it stands:
+# build the busybox image from busybox-static, push it to a local registry, pull it back into
+# a second data root, and save it as an archive that skopeo reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 skiff() { node dist/src/cmd/skiff.js "$@"; }
-skiff --version
+
+demo=$(mktemp -d /tmp/skiff-demo.XXXXXX)
+reg_pid=
+cleanup() { [[ -n $reg_pid ]] && kill "$reg_pid" 2>/dev/null; rm -rf "$demo"; }
+trap cleanup EXIT
+export SKIFF_ROOT=${SKIFF_ROOT:-/var/lib/skiff}
+
+echo "== building busybox:latest from busybox-static into $SKIFF_ROOT"
+bash scripts/build-busybox-image.sh busybox:latest >/dev/null
+skiff images
+
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+cat > "$demo/registry.yml" <<YML
+version: 0.1
+log: { level: error, accesslog: { disabled: true } }
+storage: { filesystem: { rootdirectory: $demo/registry } }
+http: { addr: 127.0.0.1:$port }
+YML
+docker-registry serve "$demo/registry.yml" >/dev/null 2>&1 & reg_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+
+echo "== pushing to the local registry 127.0.0.1:$port"
+skiff tag busybox "127.0.0.1:$port/demo/busybox:1"
+skiff push "127.0.0.1:$port/demo/busybox:1"
+echo "== pulling into a fresh data root"
+skiff --root "$demo/root2" pull "127.0.0.1:$port/demo/busybox:1"
+skiff --root "$demo/root2" images
+echo "== saving an archive and reading it with skopeo"
+skiff save -o "$demo/busybox.tar" busybox
+skopeo --insecure-policy inspect "docker-archive:$demo/busybox.tar" | head -12
+echo "== done"

@@ -89,6 +89,8 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const config = `version: 0.1
 log:
   level: error
+  accesslog:
+    disabled: true
 storage:
   filesystem:
     rootdirectory: ${dir}/data

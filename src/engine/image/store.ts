@@ -164,15 +164,14 @@ export class ImageStore {
    * concurrently, and returns the snapshot directories in overlay lowerdir order (top first).
    */
   async unpack(image: ResolvedImage): Promise<string[]> {
-    const dirs: string[] = [];
     const diffIDs = image.config.rootfs.diff_ids;
-    for (let i = 0; i < image.manifest.layers.length; i++) {
-      dirs.push(await this.unpackOne(image.manifest.layers[i], diffIDs[i]));
-    }
+    // Layers are independent in overlay form, so they unpack side by side.
+    const dirs = await Promise.all(image.manifest.layers.map((l, i) => this.unpackLayer(l, diffIDs[i])));
     return dirs.reverse();
   }
 
-  private async unpackOne(layer: Descriptor, diffID: string): Promise<string> {
+  /** Ensures one layer (blob `layer`, uncompressed digest `diffID`) is unpacked; returns its dir. */
+  async unpackLayer(layer: Descriptor, diffID: string): Promise<string> {
     const snap = this.snapshotDir(diffID);
     const fsDir = path.join(snap, 'fs');
     if (await exists(fsDir)) return fsDir;

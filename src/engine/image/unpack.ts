@@ -44,7 +44,7 @@ export interface UnpackResult {
 
 /** A stream that decompresses according to `compression`. */
 export function decompressor(compression: Compression): Transform | undefined {
-  if (compression === 'gzip') return createGunzip();
+  if (compression === 'gzip') return createGunzip({ chunkSize: 256 << 10 });
   if (compression === 'zstd') {
     let d: ZstdDecompress;
     const t = new Transform({

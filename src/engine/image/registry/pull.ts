@@ -60,12 +60,19 @@ export async function pull(store: ImageStore, reference: string, opts: PullOptio
   for (const l of manifest.layers) layerCompression(l.mediaType);
 
   const blobs = [manifest.config, ...manifest.layers];
+  // The config comes first (its own worker), so its diffIDs are known before layers finish.
+  let diffIDs: string[] | undefined;
+  await fetchBlob(store, client, ref, manifest.config, scope, progress, opts.retries ?? 5);
+  const cfg = await store.content.readJson<ImageConfig>(manifest.config.digest);
+  if ((cfg.rootfs?.diff_ids ?? []).length === manifest.layers.length) diffIDs = cfg.rootfs.diff_ids;
   const limit = Math.max(1, opts.concurrency ?? 3);
-  let next = 0;
+  let next = 1;
   const worker = async () => {
     while (next < blobs.length) {
-      const d = blobs[next++];
-      await fetchBlob(store, client, ref, d, scope, progress, opts.retries ?? 5);
+      const i = next++;
+      await fetchBlob(store, client, ref, blobs[i], scope, progress, opts.retries ?? 5);
+      // Unpack each layer as soon as it is here, while the others download.
+      if (i > 0 && opts.unpack !== false && diffIDs) await store.unpackLayer(blobs[i], diffIDs[i - 1]);
     }
   };
   try {

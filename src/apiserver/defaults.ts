@@ -1,0 +1,142 @@
+/**
+ * Defaulting like Kubernetes' for the main built-in types, applied on create and update
+ * before validation (so `kubectl get -o yaml` shows the same defaulted fields a real
+ * cluster shows).
+ */
+import type { ResourceInfo } from './resources.js';
+
+const setIf = (o: any, k: string, v: unknown) => { if (o[k] === undefined) o[k] = v; };
+
+function defaultContainer(c: any): void {
+  if (!c || typeof c !== 'object') return;
+  if (c.imagePullPolicy === undefined && typeof c.image === 'string') {
+    const last = c.image.split('/').pop() ?? '';
+    const tagged = !c.image.includes('@') && last.includes(':');
+    c.imagePullPolicy = !tagged && !c.image.includes('@') || c.image.endsWith(':latest') ? 'Always' : 'IfNotPresent';
+  }
+  setIf(c, 'terminationMessagePath', '/dev/termination-log');
+  setIf(c, 'terminationMessagePolicy', 'File');
+  setIf(c, 'resources', {});
+  for (const p of c.ports ?? []) if (p && typeof p === 'object') setIf(p, 'protocol', 'TCP');
+}
+
+/** Defaults a PodSpec in place. */
+export function defaultPodSpec(spec: any): void {
+  if (!spec || typeof spec !== 'object') return;
+  setIf(spec, 'restartPolicy', 'Always');
+  setIf(spec, 'terminationGracePeriodSeconds', 30);
+  setIf(spec, 'dnsPolicy', 'ClusterFirst');
+  setIf(spec, 'securityContext', {});
+  setIf(spec, 'schedulerName', 'default-scheduler');
+  for (const c of spec.containers ?? []) defaultContainer(c);
+  for (const c of spec.initContainers ?? []) defaultContainer(c);
+}
+
+/** The pod's QoS class from its containers' requests and limits. */
+export function qosClass(spec: any): string {
+  const cs = [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])];
+  let any = false, guaranteed = cs.length > 0;
+  for (const c of cs) {
+    const req = c?.resources?.requests ?? {}, lim = c?.resources?.limits ?? {};
+    if (Object.keys(req).length || Object.keys(lim).length) any = true;
+    for (const r of ['cpu', 'memory']) if (lim[r] === undefined || (req[r] !== undefined && String(req[r]) !== String(lim[r]))) guaranteed = false;
+  }
+  return !any ? 'BestEffort' : guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+function defaultTemplate(spec: any): void {
+  if (spec?.template?.spec) defaultPodSpec(spec.template.spec);
+}
+
+/** Applies the kind's defaults to `obj` in place. `isCreate` adds create-only defaults. */
+export function applyDefaults(r: ResourceInfo, obj: any, isCreate: boolean): void {
+  if (r.custom) return;
+  const spec = obj.spec;
+  switch (`${r.group}/${r.kind}`) {
+    case '/Pod':
+      defaultPodSpec(spec);
+      if (spec) { setIf(spec, 'enableServiceLinks', true); setIf(spec, 'priority', 0); setIf(spec, 'serviceAccountName', 'default'); setIf(spec, 'serviceAccount', spec.serviceAccountName); }
+      if (isCreate) obj.status = { phase: 'Pending', qosClass: qosClass(spec) };
+      break;
+    case 'apps/Deployment':
+      if (!spec) break;
+      setIf(spec, 'replicas', 1);
+      setIf(spec, 'revisionHistoryLimit', 10);
+      setIf(spec, 'progressDeadlineSeconds', 600);
+      if (!spec.strategy) spec.strategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } };
+      else if (spec.strategy.type === undefined) spec.strategy.type = 'RollingUpdate';
+      if (spec.strategy.type === 'RollingUpdate') spec.strategy.rollingUpdate = { maxUnavailable: '25%', maxSurge: '25%', ...spec.strategy.rollingUpdate };
+      defaultTemplate(spec);
+      break;
+    case 'apps/ReplicaSet': case '/ReplicationController':
+      if (spec) { setIf(spec, 'replicas', 1); defaultTemplate(spec); }
+      break;
+    case 'apps/StatefulSet':
+      if (!spec) break;
+      setIf(spec, 'replicas', 1);
+      setIf(spec, 'podManagementPolicy', 'OrderedReady');
+      setIf(spec, 'revisionHistoryLimit', 10);
+      setIf(spec, 'updateStrategy', { type: 'RollingUpdate', rollingUpdate: { partition: 0 } });
+      setIf(spec, 'persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' });
+      defaultTemplate(spec);
+      break;
+    case 'apps/DaemonSet':
+      if (!spec) break;
+      setIf(spec, 'revisionHistoryLimit', 10);
+      setIf(spec, 'updateStrategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+      defaultTemplate(spec);
+      break;
+    case 'batch/Job':
+      if (!spec) break;
+      setIf(spec, 'parallelism', 1);
+      setIf(spec, 'completions', 1);
+      setIf(spec, 'backoffLimit', 6);
+      setIf(spec, 'completionMode', 'NonIndexed');
+      setIf(spec, 'suspend', false);
+      setIf(spec, 'podReplacementPolicy', 'TerminatingOrFailed');
+      if (isCreate && !spec.manualSelector && obj.metadata?.uid) {
+        // The job controller's contract: pods are selected by the job's uid, never by user labels.
+        const uid = obj.metadata.uid;
+        spec.selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } };
+        spec.template ??= {};
+        spec.template.metadata ??= {};
+        spec.template.metadata.labels = { ...spec.template.metadata.labels, 'batch.kubernetes.io/controller-uid': uid,
+          'batch.kubernetes.io/job-name': obj.metadata.name, 'controller-uid': uid, 'job-name': obj.metadata.name };
+      }
+      defaultTemplate(spec);
+      break;
+    case 'batch/CronJob':
+      if (!spec) break;
+      setIf(spec, 'concurrencyPolicy', 'Allow');
+      setIf(spec, 'suspend', false);
+      setIf(spec, 'successfulJobsHistoryLimit', 3);
+      setIf(spec, 'failedJobsHistoryLimit', 1);
+      if (spec.jobTemplate?.spec) defaultTemplate(spec.jobTemplate.spec);
+      break;
+    case '/Service':
+      obj.spec ??= {};
+      setIf(obj.spec, 'type', 'ClusterIP');
+      setIf(obj.spec, 'sessionAffinity', 'None');
+      if (obj.spec.type !== 'ExternalName') {
+        setIf(obj.spec, 'internalTrafficPolicy', 'Cluster');
+        setIf(obj.spec, 'ipFamilies', ['IPv4']);
+        setIf(obj.spec, 'ipFamilyPolicy', 'SingleStack');
+      }
+      for (const p of obj.spec.ports ?? []) { setIf(p, 'protocol', 'TCP'); setIf(p, 'targetPort', p.port); }
+      if (isCreate) obj.status = { loadBalancer: {} };
+      break;
+    case '/Secret':
+      setIf(obj, 'type', 'Opaque');
+      if (obj.stringData && typeof obj.stringData === 'object') {
+        obj.data = { ...obj.data };
+        for (const [k, v] of Object.entries(obj.stringData)) obj.data[k] = Buffer.from(String(v)).toString('base64');
+        delete obj.stringData;
+      }
+      break;
+    case '/Namespace':
+      obj.spec = { finalizers: ['kubernetes'], ...obj.spec };
+      obj.metadata.labels = { ...obj.metadata.labels, 'kubernetes.io/metadata.name': obj.metadata.name };
+      if (isCreate || !obj.status?.phase) obj.status = { phase: 'Active', ...obj.status };
+      break;
+  }
+}
