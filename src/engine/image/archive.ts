@@ -60,6 +60,7 @@ export async function loadImages(store: ImageStore, src: string | Readable): Pro
     const input = typeof src === 'string' ? await openMaybeCompressed(src) : src;
     const extract = tar.extract();
     extract.on('entry', (h, body, next) => {
+      body.on('error', () => {}); // reported by the pipeline; see unpack.ts
       (async () => {
         if (h.type !== 'file' && h.type !== 'contiguous-file') { body.resume(); return; }
         await put(safeRelative(h.name), h.size ?? 0, body as unknown as AsyncIterable<Uint8Array>);

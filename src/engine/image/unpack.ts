@@ -247,6 +247,9 @@ export async function unpackLayer(
   }
 
   extract.on('entry', (header, stream, next) => {
+    // When the pipeline fails, tar-stream destroys the current entry with the same error after
+    // our reader has detached; the pipeline reports it, so swallow the echo.
+    stream.on('error', () => {});
     handle(header, stream as unknown as Readable).then(() => next(), (err) => {
       stream.resume();
       next(err);
