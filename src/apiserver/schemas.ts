@@ -193,3 +193,16 @@ export function unknownFields(value: unknown, schema: Schema | undefined, path =
   }
   return out;
 }
+
+/** Removes, in place, the fields `unknownFields` reports (what decoding into typed structs does). */
+export function pruneUnknown(value: any, schema: Schema | undefined, extra: Record<string, Schema> = {}): void {
+  const s = deref(schema, extra);
+  if (!s || s['x-kubernetes-int-or-string'] || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) { if (s.items) for (const v of value) pruneUnknown(v, s.items, extra); return; }
+  const props: Record<string, Schema> | undefined = s.properties;
+  for (const k of Object.keys(value)) {
+    if (props && props[k]) pruneUnknown(value[k], props[k], extra);
+    else if (s.additionalProperties && typeof s.additionalProperties === 'object') pruneUnknown(value[k], s.additionalProperties, extra);
+    else if (!s['x-kubernetes-preserve-unknown-fields'] && !s.additionalProperties && (props || s.type === 'object')) delete value[k];
+  }
+}

@@ -24,7 +24,7 @@ export interface Hooks {
   validate?(r: ResourceInfo, obj: any): { field?: string; message: string; reason: string }[];
 }
 
-/** Options shared by writes. */
+/** Options shared by writes. `system` writes (bindings, controllers in this process) may set anything. */
 export interface WriteOptions { dryRun?: boolean; subresource?: string }
 
 /** Now, at second precision, as Kubernetes timestamps are. */
@@ -155,7 +155,7 @@ export class Storage {
    * resourceVersion. Main-resource writes keep status; status writes keep everything else.
    */
   async update(r: ResourceInfo, ns: string | undefined, name: string, mutate: (cur: any | undefined) => Promise<any> | any,
-    opts: WriteOptions & { allowCreate?: boolean } = {}): Promise<{ obj: any; created: boolean }> {
+    opts: WriteOptions & { allowCreate?: boolean; system?: boolean } = {}): Promise<{ obj: any; created: boolean }> {
     const key = objectKey(r, ns, name);
     for (let attempt = 0; attempt < 20; attempt++) {
       const { kv } = await this.backend.get(key);
@@ -174,15 +174,16 @@ export class Storage {
       }
       const pinned = next.metadata.resourceVersion;
       if (pinned && pinned !== cur.metadata.resourceVersion) throw conflict(r, name);
-      this.carryOver(r, cur, next, opts.subresource);
+      this.carryOver(r, cur, next, opts.system ? 'system' : opts.subresource);
       applyDefaults(r, next, false);
       if (specPart(next) !== specPart(cur) && cur.metadata.generation !== undefined) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
-      const causes = [...validate(r, next), ...validateUpdate(r, cur, next), ...(this.hooks.validate?.(r, next) ?? [])];
+      const causes = [...validate(r, next), ...(opts.system ? [] : validateUpdate(r, cur, next)), ...(this.hooks.validate?.(r, next) ?? [])];
       if (causes.length) throw invalid(r.kind, r.group, name, causes);
       if (opts.dryRun) return { obj: next, created: false };
       if (encode(next).equals(encode(cur))) return { obj: cur, created: false }; // a no-op write keeps its resourceVersion
       // An object being deleted whose last finalizer was just removed goes away now.
-      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length && !this.awaitsKubelet(r, next)) {
+      if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length && !this.awaitsKubelet(r, next)
+        && !(r.kind === 'Namespace' && r.group === '' && (next.spec?.finalizers ?? []).length)) {
         try {
           await this.backend.delete(key, kv!.modRevision);
         } catch (err) {
@@ -215,6 +216,11 @@ export class Storage {
       if (c[k] === undefined) delete m[k]; else m[k] = c[k];
     }
     if (!next.apiVersion) next.apiVersion = groupVersion(r);
+    if (r.kind === 'Service' && !r.group && next.spec && cur.spec?.clusterIP && !next.spec.clusterIP) {
+      // clusterIP is allocated once; an update that leaves it out keeps it (as kubectl replace expects).
+      next.spec.clusterIP = cur.spec.clusterIP;
+      next.spec.clusterIPs = cur.spec.clusterIPs;
+    }
     if (!next.kind) next.kind = r.kind;
     if (sub === 'status') {
       // A status write changes only status (and nothing of metadata but its own bookkeeping).
@@ -223,7 +229,7 @@ export class Storage {
       Object.assign(next, { ...structuredClone(cur), status });
       next.metadata.resourceVersion = m.resourceVersion;
       if (m.managedFields) next.metadata.managedFields = m.managedFields;
-    } else if (r.subresources?.status) {
+    } else if (r.subresources?.status && sub !== 'system') {
       if (cur.status === undefined) delete next.status; else next.status = structuredClone(cur.status);
     }
   }

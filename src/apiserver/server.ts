@@ -1,0 +1,184 @@
+/**
+ * The Kubernetes API server: HTTPS with the generated CA and certificates, authentication by
+ * client certificate or bearer token (anything else: 401), then discovery, OpenAPI v3, health
+ * and version endpoints, and the resource handlers. `startApiServer` is the one entry point.
+ */
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import type { Backend } from '../store/types.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { ensureCredentials, type Credentials } from './certs.js';
+import { Catalog } from './catalog.js';
+import { Storage } from './storage.js';
+import { makeHooks } from './hooks.js';
+import { Handlers } from './handlers.js';
+import { NamespaceController, bootstrapNamespaces } from './namespaces.js';
+import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
+import { OpenApiCache } from './openapi.js';
+import { parseResourcePath, send } from './request.js';
+import { ApiError, toApiError } from './status.js';
+import { openStore } from './store.js';
+
+/** How to run the server. */
+export interface ApiServerOptions {
+  /** Data root: credentials under <root>/server, kubeconfig at <root>/kubeconfig.yaml. */
+  root: string;
+  /** Listen address (default 127.0.0.1). */
+  listen?: string;
+  /** Port (default 6443; 0 picks a free one). */
+  port?: number;
+  /** Store URL: sqlite://PATH (default <root>/server/state.db) or memory://. */
+  store?: string;
+  /** A ready backend instead of `store` (tests). */
+  backend?: Backend;
+  /** Interval of watch BOOKMARK events (default 60 s). */
+  bookmarkMs?: number;
+}
+
+/** A running server. */
+export interface ApiServer {
+  url: string;
+  port: number;
+  kubeconfig: string;
+  credentials: Credentials;
+  /** Stops accepting, ends watches, closes the store. */
+  close(): Promise<void>;
+}
+
+/** The version this server reports (the API level it implements). */
+export const SERVER_VERSION = {
+  major: '1', minor: '33', gitVersion: 'v1.33.0+skiff', gitCommit: '', gitTreeState: 'clean',
+  buildDate: '2026-01-01T00:00:00Z', goVersion: `node${process.versions.node}`, compiler: 'tsc', platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+};
+
+/** Who a request authenticated as. */
+interface User { name: string; groups: string[] }
+
+function authenticate(req: IncomingMessage, token: Buffer): User | undefined {
+  const sock = req.socket as TLSSocket;
+  if (sock.authorized) {
+    const cert = sock.getPeerCertificate();
+    const o = cert?.subject?.O;
+    return { name: String(cert?.subject?.CN ?? ''), groups: o ? ([] as string[]).concat(o) : [] };
+  }
+  const h = req.headers.authorization;
+  if (h?.startsWith('Bearer ')) {
+    const given = Buffer.from(h.slice(7).trim());
+    if (given.length === token.length && timingSafeEqual(given, token)) return { name: 'admin', groups: ['system:masters'] };
+  }
+  return undefined;
+}
+
+const HEALTH = /^\/(healthz|livez|readyz)(\/.*)?$/;
+
+/** Starts the API server; resolves once it listens. */
+export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
+  const listen = o.listen ?? '127.0.0.1';
+  if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) throw new InvalidArgumentError(`invalid port ${o.port}`);
+  const backend = o.backend ?? (await openStore(o.store, o.root));
+  const catalog = new Catalog();
+  let nsc: NamespaceController | undefined;
+  const storage: Storage = new Storage(backend, makeHooks(catalog, () => storage, () => nsc));
+  // CRDs first: their resources must be served before the first request.
+  const crds = catalog.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+  for (const crd of (await storage.list(crds, undefined, {})).items) catalog.applyCrd(crd);
+  await bootstrapNamespaces(storage);
+  nsc = new NamespaceController(storage, catalog);
+  await nsc.start();
+  const handlers = new Handlers(storage, catalog, { bookmarkMs: o.bookmarkMs });
+  const openapi = new OpenApiCache(() => ({ version: catalog.version, byGv: catalog.byGroupVersion(), schemaOf: catalog.schemaOf }));
+
+  // The kubeconfig needs the URL, the URL needs the port: listen first on the credentials' TLS.
+  const creds0 = await ensureCredentials(o.root, `https://${listen.includes(':') ? `[${listen}]` : listen}:${o.port ?? 6443}`);
+  const token = Buffer.from(creds0.token);
+  let address = '';
+
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'https://x');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (HEALTH.test(path) && req.method === 'GET') {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      return void res.end('ok');
+    }
+    if (!authenticate(req, token)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    const r = parseResourcePath(path);
+    if (r) return handlers.handle(req, res, r, url.searchParams);
+    if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    if (path === '/version') return send(res, 200, SERVER_VERSION);
+    if (path === '/api') return send(res, 200, apiVersions(address));
+    if (path === '/apis') return send(res, 200, apiGroupList(catalog));
+    if (path === '/openapi/v3') return send(res, 200, openapi.index());
+    if (path.startsWith('/openapi/v3/')) {
+      const doc = openapi.doc(path.slice('/openapi/v3/'.length));
+      if (doc) {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': doc.length, 'Cache-Control': url.searchParams.has('hash') ? 'public, immutable' : 'no-cache, private' });
+        return void res.end(doc);
+      }
+    }
+    const segs = path.split('/').filter(Boolean);
+    if (segs[0] === 'api' && segs.length === 2) {
+      const list = apiResourceList(catalog, segs[1]);
+      if (list) return send(res, 200, list);
+    }
+    if (segs[0] === 'apis' && segs.length === 2) {
+      const g = apiGroup(catalog, segs[1]);
+      if (g) return send(res, 200, g);
+    }
+    if (segs[0] === 'apis' && segs.length === 3) {
+      const list = apiResourceList(catalog, `${segs[1]}/${segs[2]}`);
+      if (list) return send(res, 200, list);
+    }
+    // /openapi/v2 included: kubectl then relies on the v3 documents (see docs/apiserver.md).
+    throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  };
+
+  const server = https.createServer({
+    key: creds0.servingKey, cert: creds0.servingCert, ca: creds0.caCert,
+    requestCert: true, rejectUnauthorized: false, // verified per request: a token may stand in for a cert
+  }, (req, res) => {
+    route(req, res).catch((err) => {
+      const e = toApiError(err);
+      if (res.headersSent) { res.destroy(); return; }
+      // Drain what is left of a refused body so the client reads our answer, not a reset.
+      req.resume();
+      send(res, e.code, e.toStatus(), false, e.code === 401 ? { 'WWW-Authenticate': 'Bearer realm="skiff"' } : {});
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(o.port ?? 6443, listen, () => { server.off('error', fail); ok(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = listen.includes(':') ? `[${listen}]` : listen;
+  address = `${host}:${port}`;
+  const url = `https://${address}`;
+  const creds = await ensureCredentials(o.root, url); // rewrites the kubeconfig with the real port
+
+  const compactor = startCompactor(backend);
+  return {
+    url, port, kubeconfig: creds.kubeconfig, credentials: creds,
+    async close() {
+      clearInterval(compactor);
+      nsc?.stop();
+      await new Promise<void>((ok) => { server.close(() => ok()); server.closeAllConnections(); });
+      if (!o.backend) await backend.close();
+    },
+  };
+}
+
+/** Keeps about five minutes of history, as the real server's compaction does. */
+function startCompactor(backend: Backend): NodeJS.Timeout {
+  const marks: number[] = [];
+  const t = setInterval(() => {
+    void (async () => {
+      marks.push(await backend.currentRevision());
+      if (marks.length > 5) await backend.compact(marks.shift()!);
+    })().catch(() => {});
+  }, 60_000);
+  t.unref();
+  return t;
+}
