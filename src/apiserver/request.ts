@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import YAML from 'yaml';
 import { ApiError, badRequest } from './status.js';
+import { decodeProtobuf } from './protobuf/decode.js';
 
 /** The most a request body may hold. */
 export const MAX_BODY = 3 * 1024 * 1024;
@@ -62,6 +63,7 @@ const ACCEPTED = 'application/json, application/yaml';
 /** Decodes an object body (JSON or YAML); 415 for protobuf/CBOR and other types, 400 when malformed. */
 export function decodeBody(buf: Buffer, contentType: string | undefined): any {
   const ct = (contentType ?? 'application/json').split(';')[0].trim().toLowerCase();
+  if (ct === 'application/vnd.kubernetes.protobuf') return decodeProtobuf(buf);
   const yaml = ct === 'application/yaml' || ct === 'application/apply-patch+yaml' || ct === 'text/yaml';
   const json = ct === 'application/json' || ct.endsWith('+json') || ct === '' || ct === '*/*';
   if (!yaml && !json) {
