@@ -1,0 +1,61 @@
+/**
+ * The files a sandbox gives its containers to bind-mount: /etc/hostname, /etc/hosts and
+ * /etc/resolv.conf, written as podman writes them (localhost lines, the pod's own IP under
+ * its hostname, and the host's resolvers minus loopback ones that a pod cannot reach).
+ */
+import fs from 'node:fs/promises';
+
+/** DNS settings for a sandbox (`--dns`, `--dns-search`, `--dns-option`). */
+export interface DnsOptions {
+  servers?: string[];
+  search?: string[];
+  options?: string[];
+}
+
+/** Content of /etc/hosts for a pod at `ip` (when it has one). */
+export function hostsFile(hostname: string, ip?: string, gateway?: string, extra: string[] = []): string {
+  const lines = [
+    '127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4',
+    '::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6',
+  ];
+  if (ip) lines.push(`${ip}\t${hostname}`);
+  else lines.push(`127.0.1.1\t${hostname}`);
+  // The gateway is the host as seen from the pod (podman's host.containers.internal).
+  if (gateway) lines.push(`${gateway}\thost.skiff.internal host.containers.internal`);
+  return [...lines, ...extra].join('\n') + '\n';
+}
+
+/** Content of /etc/resolv.conf: the explicit options, else the host's usable settings. */
+export function resolvConf(hostResolv: string, dns: DnsOptions = {}): string {
+  const servers: string[] = [];
+  const search: string[] = [];
+  const options: string[] = [];
+  for (const raw of hostResolv.split('\n')) {
+    const [key, ...vals] = raw.replace(/[#;].*$/, '').trim().split(/\s+/);
+    if (key === 'nameserver' && vals[0] && !isLoopback(vals[0])) servers.push(vals[0]);
+    else if ((key === 'search' || key === 'domain') && vals.length) search.splice(0, search.length, ...vals);
+    else if (key === 'options') options.push(...vals);
+  }
+  const s = dns.servers?.length ? dns.servers : servers;
+  const d = dns.search?.length ? dns.search : search;
+  const o = dns.options?.length ? dns.options : options;
+  const lines: string[] = [];
+  if (d.length) lines.push(`search ${d.join(' ')}`);
+  for (const ns of s) lines.push(`nameserver ${ns}`);
+  if (o.length) lines.push(`options ${o.join(' ')}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Reads the host's /etc/resolv.conf ('' when absent). */
+export async function hostResolvConf(file = '/etc/resolv.conf'): Promise<string> {
+  return fs.readFile(file, 'utf8').catch(() => '');
+}
+
+/** Checks a hostname as RFC 1123 (what Kubernetes and runc accept). */
+export function validHostname(h: string): boolean {
+  return h.length <= 63 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(h);
+}
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
+}

@@ -1,0 +1,76 @@
+/**
+ * Pinned namespaces, as CRI-O's pinns does: a network, IPC and UTS namespace created by
+ * util-linux `unshare --net=FILE --ipc=FILE --uts=FILE`, which bind-mounts each new
+ * namespace onto FILE, so it lives with no process in it until FILE is unmounted. The short
+ * `hostname` it runs inside sets the namespace's hostname and exits.
+ *
+ * Containers join by path (OCI `linux.namespaces[].path`), `nsenter --net=FILE` works too.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { UnavailableError } from '../../core/errors.js';
+
+/** The kinds of namespace a sandbox pins, and their `unshare` flags. */
+export const PINNED_KINDS = ['net', 'ipc', 'uts'] as const;
+
+/** One kind of pinned namespace. */
+export type PinnedKind = (typeof PINNED_KINDS)[number];
+
+/** Paths of a sandbox's pinned namespaces. */
+export type NamespacePaths = Record<PinnedKind, string>;
+
+/** The pin files for a sandbox directory. */
+export function pinPaths(dir: string): NamespacePaths {
+  return { net: path.join(dir, 'net'), ipc: path.join(dir, 'ipc'), uts: path.join(dir, 'uts') };
+}
+
+/** Creates and pins fresh net, IPC and UTS namespaces under `dir`, with `hostname` set. */
+export async function pinNamespaces(dir: string, hostname: string): Promise<NamespacePaths> {
+  const p = pinPaths(dir);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  // The bind-mount targets must exist as files.
+  await Promise.all(PINNED_KINDS.map((k) => fs.writeFile(p[k], '', { mode: 0o444 })));
+  await run('unshare', [`--net=${p.net}`, `--ipc=${p.ipc}`, `--uts=${p.uts}`, 'hostname', hostname]);
+  return p;
+}
+
+/** Unmounts whichever of the pins are mounted, then removes `dir`. Safe to call twice. */
+export async function unpinNamespaces(dir: string, mounts?: Set<string>): Promise<void> {
+  const mounted = mounts ?? (await mountPoints());
+  const targets = Object.values(pinPaths(dir)).filter((f) => mounted.has(f));
+  if (targets.length) await run('umount', targets);
+  await fs.rm(dir, { recursive: true, force: true });
+}
+
+/** True when every pin of `dir` is a live mount. */
+export function pinsMounted(dir: string, mounts: Set<string>): boolean {
+  return Object.values(pinPaths(dir)).every((f) => mounts.has(f));
+}
+
+/** The mount points of this mount namespace (from /proc/self/mountinfo, unescaped). */
+export async function mountPoints(): Promise<Set<string>> {
+  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 4) out.add(f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+/** Runs a helper binary; its stderr becomes the error message. */
+export function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    child.on('error', (e) => reject(new UnavailableError(`${cmd}: ${e.message}`)));
+    child.on('close', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new UnavailableError(`${cmd} ${args[0] ?? ''}: ${(err.trim() || `exit status ${code}`).split('\n')[0]}`));
+    });
+  });
+}

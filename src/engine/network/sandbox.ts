@@ -1,0 +1,261 @@
+/**
+ * Pod sandboxes: the network, IPC and UTS namespaces that a pod's containers share, pinned
+ * for the pod's life (netns.ts), attached to the pod network by CNI (cni.ts), with the
+ * /etc/hostname, /etc/hosts and /etc/resolv.conf files containers bind-mount (files.ts).
+ *
+ * Layout:
+ *   <root>/sandboxes/<id>/sandbox.json   the record (atomic writes)
+ *   <root>/sandboxes/<id>/{hostname,hosts,resolv.conf}
+ *   <root>/run/sandboxes/<id>/{net,ipc,uts}   the namespace pins (bind mounts of nsfs)
+ *   <root>/cni/results/…                 CNI result cache; <root>/cni/networks/ host-local IPs
+ *
+ * Lifecycle: the record is written (state `creating`, owner = this process) BEFORE any
+ * side effect and removed AFTER the last one is undone, so whatever a crash leaves behind
+ * is always named by a record whose owner is dead — which `recover()` (recover.ts) finds
+ * and releases. Removal marks `removing` with its owner the same way.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isENOENT } from '../../core/errors.js';
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../lib/atomic.js';
+import { withLock } from '../../lib/lock.js';
+import { Cni, type CniResult, type RuntimeConf } from './cni.js';
+import { loadNetwork, type DefaultNetworkOptions, type NetworkConfList } from './config.js';
+import { hostResolvConf, hostsFile, resolvConf, validHostname, type DnsOptions } from './files.js';
+import { mountPoints, pinNamespaces, pinPaths, pinsMounted, unpinNamespaces, type NamespacePaths } from './netns.js';
+import type { PortMapping } from './ports.js';
+import { currentOwner, ownerAlive, type Owner } from './owner.js';
+
+/** Where a sandbox is in its life. `stopped`: its namespaces are gone (e.g. after a reboot). */
+export type SandboxState = 'creating' | 'ready' | 'removing' | 'stopped';
+
+/** The loopback network every sandbox gets (the `loopback` plugin on `lo`). */
+export const LOOPBACK_NETWORK: NetworkConfList = { cniVersion: '1.0.0', name: 'skiff-loopback', plugins: [{ type: 'loopback' }] };
+
+/** The interface a sandbox's pod network appears as. */
+export const POD_IFNAME = 'eth0';
+
+/** What is known about a sandbox, as stored in sandbox.json. */
+export interface SandboxRecord {
+  id: string;
+  name: string;
+  hostname: string;
+  state: SandboxState;
+  createdAt: string;
+  /** The process creating or removing the sandbox, while it does so. */
+  owner?: Owner;
+  /** Pinned namespace files for containers to join. */
+  namespaces: NamespacePaths;
+  /** Files for containers to bind-mount at /etc/hostname, /etc/hosts, /etc/resolv.conf. */
+  files: { hostname: string; hosts: string; resolvConf: string };
+  /** The pod network (the conflist as used, so removal detaches from the same one). */
+  network: NetworkConfList;
+  ports: PortMapping[];
+  labels: Record<string, string>;
+  /** Filled once attached. */
+  ip?: string;
+  gateway?: string;
+  mac?: string;
+  cniResult?: CniResult;
+}
+
+/** What `create` accepts. */
+export interface CreateOptions {
+  name?: string;
+  hostname?: string;
+  ports?: PortMapping[];
+  dns?: DnsOptions;
+  /** Extra /etc/hosts lines (`--add-host name:ip` becomes `ip\tname`). */
+  extraHosts?: string[];
+  labels?: Record<string, string>;
+}
+
+/** Options of a SandboxManager. */
+export interface SandboxManagerOptions {
+  /** Used to write the default conflist on first use. */
+  network?: DefaultNetworkOptions;
+  /** CNI plugin directories (default /usr/lib/cni, /opt/cni/bin). */
+  pluginDirs?: string[];
+  /** Names the containers still in a sandbox; removal without force refuses when any. */
+  containersOf?: (sandboxId: string) => Promise<string[]>;
+}
+
+/** Creates, lists and removes the pod sandboxes of one data root. */
+export class SandboxManager {
+  readonly root: string;
+  readonly cni: Cni;
+  private readonly opts: SandboxManagerOptions;
+
+  constructor(root: string, opts: SandboxManagerOptions = {}) {
+    this.root = root;
+    this.opts = opts;
+    this.cni = new Cni({ cacheDir: path.join(root, 'cni'), pluginDirs: opts.pluginDirs });
+  }
+
+  /** The folder of a sandbox's record and files. */
+  dir(id: string): string {
+    return path.join(this.root, 'sandboxes', id);
+  }
+
+  /** The folder of a sandbox's namespace pins. */
+  runDir(id: string): string {
+    return path.join(this.root, 'run', 'sandboxes', id);
+  }
+
+  /** Makes a sandbox: pinned namespaces, hostname, CNI attachment, hosts/resolv files. */
+  async create(opts: CreateOptions = {}): Promise<SandboxRecord> {
+    const id = randomBytes(32).toString('hex');
+    const name = opts.name ?? `pod-${id.slice(0, 12)}`;
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name)) throw new InvalidArgumentError(`invalid pod name "${name}"`);
+    const hostname = opts.hostname ?? (validHostname(name) ? name : id.slice(0, 12));
+    if (!validHostname(hostname)) throw new InvalidArgumentError(`invalid hostname "${hostname}"`);
+    const network = await loadNetwork(this.root, this.opts.network);
+    const dir = this.dir(id);
+    const rec: SandboxRecord = {
+      id, name, hostname, state: 'creating', createdAt: new Date().toISOString(), owner: await currentOwner(),
+      namespaces: pinPaths(this.runDir(id)),
+      files: { hostname: path.join(dir, 'hostname'), hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf') },
+      network, ports: opts.ports ?? [], labels: opts.labels ?? {},
+    };
+    // Reserve the name and write the record before touching the system.
+    await withLock(path.join(this.root, 'sandboxes', '.names'), async () => {
+      if ((await this.list()).some((s) => s.name === name)) throw new AlreadyExistsError(`pod name "${name}" is already in use`);
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      await this.save(rec);
+    });
+    try {
+      await pinNamespaces(this.runDir(id), hostname);
+      const [result] = await Promise.all([
+        this.cni.add(network, this.runtime(rec, rec.namespaces.net)),
+        this.cni.add(LOOPBACK_NETWORK, { containerId: id, netns: rec.namespaces.net, ifName: 'lo' }),
+      ]);
+      const ip = result.ips?.find((a) => !a.address.includes(':')) ?? result.ips?.[0];
+      rec.ip = ip?.address.split('/')[0];
+      rec.gateway = ip?.gateway;
+      rec.mac = result.interfaces?.find((i) => i.name === POD_IFNAME && i.sandbox)?.mac;
+      rec.cniResult = result;
+      const dns = { ...opts.dns };
+      if (!dns.servers?.length && result.dns?.nameservers?.length) dns.servers = result.dns.nameservers;
+      await writeFileAtomic(rec.files.hostname, hostname + '\n');
+      await writeFileAtomic(rec.files.hosts, hostsFile(hostname, rec.ip, rec.gateway, opts.extraHosts));
+      await writeFileAtomic(rec.files.resolvConf, resolvConf(await hostResolvConf(), dns));
+      rec.state = 'ready';
+      delete rec.owner;
+      await this.save(rec);
+      return rec;
+    } catch (err) {
+      await this.teardown(rec).catch(() => { /* recover() retries: the record still names it */ });
+      throw err;
+    }
+  }
+
+  /** Removes a sandbox: CNI DEL, namespace pins unmounted, files and record deleted. */
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<SandboxRecord> {
+    const rec = await this.get(ref);
+    const users = (await this.opts.containersOf?.(rec.id)) ?? [];
+    if (users.length && !opts.force) {
+      throw new FailedPreconditionError(`pod ${rec.name} has containers (${users.join(', ')}): remove them first or use --force`);
+    }
+    return withLock(this.lockPath(rec.id), async () => {
+      const cur = await this.load(rec.id);
+      if (!cur) throw new NotFoundError(`no such pod: ${ref}`);
+      if ((cur.state === 'creating' || cur.state === 'removing') && cur.owner && (await ownerAlive(cur.owner))) {
+        throw new FailedPreconditionError(`pod ${cur.name} is being ${cur.state === 'creating' ? 'created' : 'removed'} by process ${cur.owner.pid}`);
+      }
+      cur.state = 'removing';
+      cur.owner = await currentOwner();
+      await this.save(cur);
+      await this.teardown(cur);
+      return cur;
+    });
+  }
+
+  /**
+   * Undoes everything a record names, in reverse order of creation; each step tolerates
+   * having been done already, so it is safe after a crash at any point.
+   */
+  async teardown(rec: SandboxRecord, mounts?: Set<string>): Promise<void> {
+    const m = mounts ?? (await mountPoints());
+    const netns = m.has(rec.namespaces.net) ? rec.namespaces.net : '';
+    await Promise.all([
+      this.cni.del(rec.network, this.runtime(rec, netns)),
+      this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' }),
+    ]);
+    await unpinNamespaces(this.runDir(rec.id), m);
+    await fs.rm(this.dir(rec.id), { recursive: true, force: true });
+  }
+
+  /** Releases a sandbox's network and namespaces but keeps its record, as `stopped`. */
+  async markStopped(rec: SandboxRecord, mounts?: Set<string>): Promise<void> {
+    const m = mounts ?? (await mountPoints());
+    const netns = m.has(rec.namespaces.net) ? rec.namespaces.net : '';
+    await this.cni.del(rec.network, this.runtime(rec, netns));
+    await this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' });
+    await unpinNamespaces(this.runDir(rec.id), m);
+    rec.state = 'stopped';
+    delete rec.ip;
+    delete rec.cniResult;
+    await this.save(rec);
+  }
+
+  /** Runs CNI CHECK on a sandbox's attachment; throws when the plugins find it broken. */
+  async check(ref: string): Promise<void> {
+    const rec = await this.get(ref);
+    if (rec.state !== 'ready') throw new FailedPreconditionError(`pod ${rec.name} is ${rec.state}`);
+    await this.cni.check(rec.network, this.runtime(rec, rec.namespaces.net));
+  }
+
+  /** Finds a sandbox by full ID, unique ID prefix or name. */
+  async get(ref: string): Promise<SandboxRecord> {
+    if (!ref) throw new InvalidArgumentError('a pod name or ID is required');
+    const all = await this.list();
+    const byName = all.find((s) => s.name === ref);
+    if (byName) return byName;
+    const byId = all.filter((s) => s.id.startsWith(ref.toLowerCase()));
+    if (byId.length === 1 && /^[0-9a-f]+$/i.test(ref)) return byId[0];
+    if (byId.length > 1) throw new InvalidArgumentError(`pod ID prefix "${ref}" is ambiguous`);
+    throw new NotFoundError(`no such pod: ${ref}`);
+  }
+
+  /** Every sandbox record, oldest first. */
+  async list(): Promise<SandboxRecord[]> {
+    let ids: string[];
+    try {
+      ids = (await fs.readdir(path.join(this.root, 'sandboxes'))).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    } catch (err) {
+      if (isENOENT(err)) return [];
+      throw err;
+    }
+    const recs = await Promise.all(ids.map((id) => this.load(id)));
+    return recs.filter((r): r is SandboxRecord => !!r).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Reads one record (undefined when absent, e.g. removed meanwhile). */
+  async load(id: string): Promise<SandboxRecord | undefined> {
+    return readJsonIfExists<SandboxRecord>(path.join(this.dir(id), 'sandbox.json'));
+  }
+
+  /** Whether a ready sandbox's namespaces are still pinned. */
+  static alive(rec: SandboxRecord, mounts: Set<string>): boolean {
+    return rec.state === 'ready' && pinsMounted(path.dirname(rec.namespaces.net), mounts);
+  }
+
+  /** The CNI arguments of a sandbox's pod-network attachment. */
+  runtime(rec: SandboxRecord, netns: string): RuntimeConf {
+    return {
+      containerId: rec.id, netns, ifName: POD_IFNAME,
+      args: [['IgnoreUnknown', '1'], ['K8S_POD_NAME', rec.name]],
+      capabilityArgs: rec.ports.length ? { portMappings: rec.ports } : {},
+    };
+  }
+
+  /** The lock serialising state changes of one sandbox (outside its folder, which removal deletes). */
+  lockPath(id: string): string {
+    return path.join(this.root, 'sandboxes', `.${id}`);
+  }
+
+  private async save(rec: SandboxRecord): Promise<void> {
+    await writeJsonAtomic(path.join(this.dir(rec.id), 'sandbox.json'), rec);
+  }
+}
