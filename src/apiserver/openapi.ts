@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { DEFINITIONS, definitionName, kindSchema, type Schema } from './schemas.js';
 import { groupVersion, type ResourceInfo } from './resources.js';
+import { encodeV2 } from './openapi-v2.js';
 
 const q = (name: string, description: string, schema: Schema = { type: 'string', uniqueItems: true }) =>
   ({ name, in: 'query', description, schema });
@@ -96,6 +97,7 @@ export function groupVersionDoc(gv: string, resources: ResourceInfo[], schemaOf:
 export class OpenApiCache {
   private docs = new Map<string, { body: Buffer; hash: string }>();
   private builtFor = -1;
+  private v2?: { body: Buffer; etag: string };
 
   constructor(private readonly source: () => { version: number; byGv: Map<string, ResourceInfo[]>; schemaOf: (r: ResourceInfo) => Schema }) {}
 
@@ -103,11 +105,22 @@ export class OpenApiCache {
     const s = this.source();
     if (s.version === this.builtFor) return;
     this.docs.clear();
+    this.v2 = undefined;
     for (const [gv, rs] of s.byGv) {
       const body = Buffer.from(JSON.stringify(groupVersionDoc(gv, rs, s.schemaOf)));
       this.docs.set(gv, { body, hash: createHash('sha512').update(body).digest('hex').slice(0, 128).toUpperCase() });
     }
     this.builtFor = s.version;
+  }
+
+  /** The whole API as one OpenAPI v2 protobuf document, with an ETag for HTTP caching. */
+  v2Protobuf(): { body: Buffer; etag: string } {
+    this.refresh();
+    if (!this.v2) {
+      const body = encodeV2([...this.docs.values()].map((d) => JSON.parse(d.body.toString('utf8'))));
+      this.v2 = { body, etag: `"${createHash('sha512').update(body).digest('hex').slice(0, 64).toUpperCase()}"` };
+    }
+    return this.v2;
   }
 
   /** The `/openapi/v3` index. */

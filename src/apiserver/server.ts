@@ -118,6 +118,12 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         return void res.end(doc);
       }
     }
+    if (path === '/openapi/v2' && (req.headers.accept ?? '').includes('application/com.github.proto-openapi.spec.v2')) {
+      const v2 = openapi.v2Protobuf();
+      if (req.headers['if-none-match'] === v2.etag) { res.writeHead(304, { ETag: v2.etag }); return void res.end(); }
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': v2.body.length, ETag: v2.etag, 'Cache-Control': 'no-cache, private' });
+      return void res.end(v2.body);
+    }
     const segs = path.split('/').filter(Boolean);
     if (segs[0] === 'api' && segs.length === 2) {
       const list = apiResourceList(catalog, segs[1]);
@@ -131,7 +137,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       const list = apiResourceList(catalog, `${segs[1]}/${segs[2]}`);
       if (list) return send(res, 200, list);
     }
-    // /openapi/v2 included: kubectl then relies on the v3 documents (see docs/apiserver.md).
+    // /openapi/v2 as JSON is not offered: every kubectl asks for the protobuf form.
     throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   };
 
