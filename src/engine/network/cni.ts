@@ -194,7 +194,10 @@ export class Cni {
   /** Runs a plugin; a non-zero exit becomes an error carrying the plugin's {code,msg,details}. */
   private async exec(type: string, cniEnv: Record<string, string>, stdin: string): Promise<unknown> {
     const bin = await this.findPlugin(type);
-    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...cniEnv };
+    // As libcni: the caller's environment minus any stray CNI_* variables, plus ours.
+    const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CNI_')) env[k] = v;
+    Object.assign(env, cniEnv);
     const { code, stdout, stderr } = await run(bin, env, stdin, this.timeoutMs);
     const what = `CNI plugin ${type} ${cniEnv.CNI_COMMAND}`;
     let parsed: unknown;

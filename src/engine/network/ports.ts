@@ -2,7 +2,9 @@
  * Published ports: `-p [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]` as Docker and podman spell it,
  * turned into the `portMappings` runtime config that the portmap plugin reads.
  */
-import { InvalidArgumentError } from '../../core/errors.js';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { AlreadyExistsError, InvalidArgumentError } from '../../core/errors.js';
 
 /** One entry of CNI's `portMappings` capability (CNI conventions document). */
 export interface PortMapping {
@@ -75,4 +77,38 @@ function portRange(s: string, bad: (why: string) => Error): number[] {
 function isIPv4(s: string): boolean {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   return !!m && m.slice(1).every((p) => Number(p) <= 255);
+}
+
+/**
+ * Refuses mappings whose host port another pod publishes or a host process already holds
+ * (podman and Docker fail the same way, since they bind the port; portmap alone would add a
+ * second DNAT rule that silently shadows the first). The bind is a probe, released at once.
+ */
+export async function assertPortsFree(wanted: PortMapping[], taken: PortMapping[]): Promise<void> {
+  for (const m of wanted) {
+    const clash = taken.find((t) => t.hostPort === m.hostPort && t.protocol === m.protocol && (!t.hostIP || !m.hostIP || t.hostIP === m.hostIP));
+    if (clash) throw new AlreadyExistsError(`host port ${m.hostPort}/${m.protocol} is already published by another pod`);
+    await probeBind(m);
+  }
+}
+
+async function probeBind(m: PortMapping): Promise<void> {
+  const host = m.hostIP ?? '0.0.0.0';
+  const fail = (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE'
+    ? new AlreadyExistsError(`host port ${m.hostPort}/${m.protocol} is already in use on ${host}`)
+    : new InvalidArgumentError(`cannot publish ${host}:${m.hostPort}/${m.protocol}: ${err.message}`);
+  if (m.protocol === 'udp') {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', (e) => reject(fail(e as NodeJS.ErrnoException)));
+      sock.bind(m.hostPort, host, () => resolve());
+    }).finally(() => new Promise<void>((r) => { try { sock.close(() => r()); } catch { r(); } }));
+    return;
+  }
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', (e) => reject(fail(e as NodeJS.ErrnoException)));
+    srv.listen({ port: m.hostPort, host, exclusive: true }, () => resolve());
+  });
+  await new Promise<void>((r) => srv.close(() => r()));
 }

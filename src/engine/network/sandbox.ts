@@ -24,7 +24,7 @@ import { Cni, type CniResult, type RuntimeConf } from './cni.js';
 import { loadNetwork, type DefaultNetworkOptions, type NetworkConfList } from './config.js';
 import { hostResolvConf, hostsFile, resolvConf, validHostname, type DnsOptions } from './files.js';
 import { mountPoints, pinNamespaces, pinPaths, pinsMounted, unpinNamespaces, type NamespacePaths } from './netns.js';
-import type { PortMapping } from './ports.js';
+import { assertPortsFree, type PortMapping } from './ports.js';
 import { currentOwner, ownerAlive, type Owner } from './owner.js';
 
 /** Where a sandbox is in its life. `stopped`: its namespaces are gone (e.g. after a reboot). */
@@ -120,7 +120,9 @@ export class SandboxManager {
     };
     // Reserve the name and write the record before touching the system.
     await withLock(path.join(this.root, 'sandboxes', '.names'), async () => {
-      if ((await this.list()).some((s) => s.name === name)) throw new AlreadyExistsError(`pod name "${name}" is already in use`);
+      const others = await this.list();
+      if (others.some((s) => s.name === name)) throw new AlreadyExistsError(`pod name "${name}" is already in use`);
+      await assertPortsFree(rec.ports, others.filter((s) => s.state !== 'stopped').flatMap((s) => s.ports));
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       await this.save(rec);
     });
