@@ -148,7 +148,11 @@ export class Handlers {
   /** Checks a body's apiVersion/kind/namespace against the URL. */
   private checkIdentity(c: Ctx, obj: any): void {
     const { r } = c;
-    if (!obj.kind) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(obj).slice(0, 200)}'`);
+    // Typed endpoints default a missing apiVersion/kind from the URL, as the real decoder does;
+    // custom resources are decoded as unstructured, which requires them.
+    if (!obj.kind && r.custom) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(obj).slice(0, 200)}'`);
+    obj.kind ??= r.kind;
+    obj.apiVersion ??= groupVersion(r);
     const gv = String(obj.apiVersion ?? '');
     const group = gv.includes('/') ? gv.split('/')[0] : '';
     if (obj.kind !== r.kind || group !== r.group || !gv) {
