@@ -216,7 +216,7 @@ for (const v of VERSIONS) {
       const out = await ok(['api-resources']);
       assert.match(out, /^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m);
       assert.match(out, /^customresourcedefinitions\s+crd,crds\s+apiextensions.k8s.io\/v1\s+false\s+CustomResourceDefinition$/m);
-      const ex = await ok(['explain', 'deployment.spec.replicas'], { env: { KUBECTL_EXPLAIN_OPENAPIV3: 'true' } });
+      const ex = await ok(['explain', 'deployment.spec.replicas']);
       assert.match(ex, /replicas\s+<integer>/);
       assert.match(ex, /Number of desired pods/);
     });

@@ -41,13 +41,20 @@ export class Catalog {
   hasGroup(group: string): boolean { return this.all().some((r) => r.group === group); }
 
   /** The schema of a resource's kind: a CRD's openAPIV3Schema or the built-in one. */
+  private schemas = new WeakMap<ResourceInfo, Schema>();
   schemaOf = (r: ResourceInfo): Schema => {
+    let s = this.schemas.get(r); // rows are replaced, never mutated, when a CRD changes
+    if (!s) this.schemas.set(r, (s = this.buildSchema(r)));
+    return s;
+  };
+
+  private buildSchema(r: ResourceInfo): Schema {
     if (!r.custom) return kindSchema(r);
     const s = this.custom.get(`${r.resource}.${r.group}`)?.schemas.get(r.version);
     const gvk = [{ group: r.group, version: r.version, kind: r.kind }];
     if (!s) return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { metadata: META_REF }, 'x-kubernetes-group-version-kind': gvk };
     return { ...s, properties: { ...s.properties, apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: META_REF }, 'x-kubernetes-group-version-kind': gvk };
-  };
+  }
 
   /** Adds or replaces the rows of a CRD (or removes them when `deleted`). */
   applyCrd(crd: any, deleted = false): void {

@@ -57,12 +57,20 @@ export const SERVER_VERSION = {
 /** Who a request authenticated as. */
 interface User { name: string; groups: string[] }
 
+/** Certificate identities per connection: a TLS session's peer never changes, parsing it is costly. */
+const certUsers = new WeakMap<TLSSocket, User>();
+
 function authenticate(req: IncomingMessage, token: Buffer): User | undefined {
   const sock = req.socket as TLSSocket;
   if (sock.authorized) {
-    const cert = sock.getPeerCertificate();
-    const o = cert?.subject?.O;
-    return { name: String(cert?.subject?.CN ?? ''), groups: o ? ([] as string[]).concat(o) : [] };
+    let user = certUsers.get(sock);
+    if (!user) {
+      const cert = sock.getPeerCertificate();
+      const o = cert?.subject?.O;
+      user = { name: String(cert?.subject?.CN ?? ''), groups: o ? ([] as string[]).concat(o) : [] };
+      certUsers.set(sock, user);
+    }
+    return user;
   }
   const h = req.headers.authorization;
   if (h?.startsWith('Bearer ')) {
