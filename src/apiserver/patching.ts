@@ -44,9 +44,11 @@ export function patchError(err: unknown, kind: string, name: string, resource: s
   if (err instanceof ApiError) return err;
   const e = err as any;
   const msg = String(e?.message ?? err);
-  if (e?.code === 'CONFLICT' || e?.conflicts) {
-    return new ApiError(409, 'Conflict', msg.startsWith('Apply failed') ? msg : `Apply failed with ${e?.conflicts?.length ?? 1} conflict${(e?.conflicts?.length ?? 1) > 1 ? 's' : ''}: ${msg}`,
-      { name, group, kind: resource, causes: (e?.conflicts ?? []).map((c: any) => ({ reason: 'FieldManagerConflict', message: c.message ?? `conflict with "${c.manager}"`, field: c.field ?? c.path })) });
+  if (e?.code === 'CONFLICT' || e?.conflicts || e?.causes) {
+    const causes: any[] = e?.causes ?? e?.conflicts ?? [];
+    const n = causes.length || 1;
+    return new ApiError(409, 'Conflict', msg.startsWith('Apply failed') ? msg : `Apply failed with ${n} conflict${n > 1 ? 's' : ''}: ${msg}`,
+      { name, group, kind: resource, causes: causes.map((c: any) => ({ reason: 'FieldManagerConflict', message: c.message ?? `conflict with "${c.manager}"`, field: c.field ?? c.path })) });
   }
   if (e?.code === 'INVALID_ARGUMENT' || e?.code === 'FAILED_PRECONDITION' || err instanceof SyntaxError) return new ApiError(422, 'Invalid', msg, { name, group, kind });
   return new ApiError(500, 'InternalError', `Internal error occurred: ${msg}`);
