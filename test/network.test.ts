@@ -13,12 +13,13 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SandboxManager, type SandboxRecord } from '../src/engine/network/sandbox.js';
 import { confDir, defaultConfList } from '../src/engine/network/config.js';
-import { countLeaks, dropNetworkRoot, eventually, exec, inPod, networkRoot, startInPod, stop } from './network-helpers.js';
+import { type LeakCounts, countLeaks, dropNetworkRoot, eventually, exec, inPod, networkRoot, startInPod, stop } from './network-helpers.js';
 
 const BRIDGE = 'sknet0';
 let root: string;
 let mgr: SandboxManager;
 let www: string;
+let base: LeakCounts;
 
 before(async () => {
   root = await networkRoot('skiff-network-', BRIDGE, '10.89.240.0/24');
@@ -26,6 +27,7 @@ before(async () => {
   www = path.join(root, 'www');
   await fs.mkdir(www);
   await fs.writeFile(path.join(www, 'index.html'), 'hello from the pod\n');
+  base = await countLeaks(root, BRIDGE);
 });
 
 after(async () => {
@@ -155,4 +157,9 @@ test('DEL after a restart uses the cached config even when the user changed the 
   }
   assert.deepEqual(await countLeaks(root, BRIDGE), before);
   await exec('ip', ['link', 'show', 'sknet9']).then(() => assert.fail('the changed config must not have been used'), () => {});
+});
+
+test('after all of the above, nothing is left: no veth, IP, iptables rule, pin or cache entry', async () => {
+  assert.deepEqual(await mgr.list(), []);
+  assert.deepEqual(await countLeaks(root, BRIDGE), base);
 });

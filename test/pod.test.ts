@@ -140,3 +140,23 @@ test('a skiff killed mid-setup is cleaned up by the next command', async () => {
     assert.deepEqual(await countLeaks(root, BRIDGE), base, plugin);
   }
 });
+
+test('recovery: lost namespaces make a pod stopped; pins and CNI state with no record are released', async () => {
+  const mgr = new SandboxManager(root);
+  // As after a reboot: the namespaces are gone but the record says ready.
+  const lost = await mgr.create({ name: 'lost' });
+  await exec('umount', Object.values(lost.namespaces));
+  const ps = await skiff(root, ['pod', 'ps']);
+  assert.match(ps.stdout, /\n[0-9a-f]{12}\s+lost\s+Stopped\s/);
+  assert.deepEqual(await countLeaks(root, BRIDGE), base, 'its IP, veth, rules and cache were released');
+  assert.equal((await skiff(root, ['pod', 'rm', 'lost'])).code, 0);
+  // A record deleted by hand: its pins, IP, cache and iptables rules are orphans.
+  const orphan = await mgr.create({ name: 'orphan', ports: [{ hostPort: 18195, containerPort: 80, protocol: 'tcp' }] });
+  await fs.rm(mgr.dir(orphan.id), { recursive: true });
+  assert.notDeepEqual(await countLeaks(root, BRIDGE), base);
+  const rec = await skiff(root, ['pod', 'recover']);
+  assert.equal(rec.code, 0, rec.stderr);
+  assert.match(rec.stdout, new RegExp(`unmounted namespace pins of ${orphan.id}`));
+  assert.match(rec.stdout, new RegExp(`released network state of ${orphan.id}`));
+  assert.deepEqual(await countLeaks(root, BRIDGE), base);
+});

@@ -10,15 +10,19 @@ import type { Command } from 'commander';
 import { action, rootOf } from './context.js';
 import { formatTable, timeAgo } from './format.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { SandboxManager, type SandboxRecord } from '../engine/network/sandbox.js';
-import { recover } from '../engine/network/recover.js';
+import type { SandboxManager, SandboxRecord } from '../engine/network/sandbox.js';
 import { formatPortMapping, parsePortSpecs } from '../engine/network/ports.js';
-import { mountPoints } from '../engine/network/netns.js';
+import { mountPoints, pinsMounted } from '../engine/network/netns.js';
+import path from 'node:path';
 
-/** Opens the sandboxes of the command's data root after the quick recovery pass. */
-async function open(c: Command): Promise<SandboxManager> {
+/**
+ * Opens the sandboxes of the command's data root after the quick recovery pass. The engine
+ * is imported here, not at the top, so other subcommands do not pay for loading it.
+ */
+async function open(c: Command, quickRecover = true): Promise<SandboxManager> {
+  const [{ SandboxManager }, { recover }] = await Promise.all([import('../engine/network/sandbox.js'), import('../engine/network/recover.js')]);
   const mgr = new SandboxManager(rootOf(c));
-  await recover(mgr);
+  if (quickRecover) await recover(mgr);
   return mgr;
 }
 
@@ -109,7 +113,8 @@ export function register(program: Command): void {
   pod.command('recover')
     .description('release network state and namespaces that no pod owns (after a crash)')
     .action(action(async (_o: unknown, c: Command) => {
-      const rep = await recover(new SandboxManager(rootOf(c)), { deep: true });
+      const { recover } = await import('../engine/network/recover.js');
+      const rep = await recover(await open(c, false), { deep: true });
       for (const id of rep.removed) console.log(`removed half-made pod ${id}`);
       for (const id of rep.stopped) console.log(`pod ${id} lost its namespaces: stopped`);
       for (const id of rep.orphans) console.log(`released network state of ${id}`);
@@ -129,7 +134,7 @@ interface CreateFlags {
 }
 
 function status(r: SandboxRecord, mounts: Set<string>): string {
-  if (r.state === 'ready') return SandboxManager.alive(r, mounts) ? 'Running' : 'Dead';
+  if (r.state === 'ready') return pinsMounted(path.dirname(r.namespaces.net), mounts) ? 'Running' : 'Dead';
   return r.state[0].toUpperCase() + r.state.slice(1);
 }
 

@@ -21,3 +21,11 @@ test('hostnames follow RFC 1123', () => {
   for (const ok of ['web', 'web-1', 'a.b.c', 'X1']) assert.ok(validHostname(ok), ok);
   for (const bad of ['', '-a', 'a-', 'a_b', 'x'.repeat(64), 'a b']) assert.ok(!validHostname(bad), bad);
 });
+
+test('iptables-save rule lines split into arguments', async () => {
+  const { splitRule } = await import('./iptables.js');
+  assert.deepEqual(
+    splitRule('-A POSTROUTING -s 10.89.0.2/32 -m comment --comment "name: \\"skiff\\" id: \\"ab\\"" -j CNI-d3a4'),
+    ['-A', 'POSTROUTING', '-s', '10.89.0.2/32', '-m', 'comment', '--comment', 'name: "skiff" id: "ab"', '-j', 'CNI-d3a4'],
+  );
+});

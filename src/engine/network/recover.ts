@@ -18,6 +18,7 @@ import path from 'node:path';
 import { withLock } from '../../lib/lock.js';
 import { ipamDataDir, loadNetwork } from './config.js';
 import { mountPoints, run, unpinNamespaces } from './netns.js';
+import { sweepIptables } from './iptables.js';
 import { ownerAlive } from './owner.js';
 import { LOOPBACK_NETWORK, POD_IFNAME, SandboxManager } from './sandbox.js';
 
@@ -29,7 +30,7 @@ export interface RecoveryReport {
   stopped: string[];
   /** Container IDs with orphaned CNI state (cache, IPs, iptables) released. */
   orphans: string[];
-  /** Namespace pin folders with no record, unmounted. */
+  /** Namespace pin folders with no record, unmounted (also listed in `orphans`). */
   pins: string[];
 }
 
@@ -58,27 +59,31 @@ export async function recover(mgr: SandboxManager, opts: { deep?: boolean } = {}
     });
   }
 
-  // Pins with no record (the record write is first, so only a hand-deleted record does this).
-  const runRoot = path.join(mgr.root, 'run', 'sandboxes');
-  for (const id of await fs.readdir(runRoot).catch(() => [] as string[])) {
-    if (known.has(id)) continue;
-    await unpinNamespaces(path.join(runRoot, id), mounts);
-    report.pins.push(id);
-  }
-
+  // CNI state naming no record: cache entries, IP allocations, namespace pins (a record is
+  // written before any of them, so only a hand-deleted record or a crash mid-removal leaves
+  // these) and, in the deep pass, iptables rules.
   const orphans = new Set<string>();
+  const runRoot = path.join(mgr.root, 'run', 'sandboxes');
+  const pinned = new Set((await fs.readdir(runRoot).catch(() => [] as string[])).filter((id) => !known.has(id)));
+  for (const id of pinned) orphans.add(id);
   for (const e of await mgr.cni.listCached()) if (!known.has(e.containerId)) orphans.add(e.containerId);
   for (const id of await ipamOwners(mgr.root)) if (!known.has(id)) orphans.add(id);
   const network = await loadNetwork(mgr.root);
   if (opts.deep) for (const id of await iptablesOwners(network.name)) if (!known.has(id)) orphans.add(id);
-  if (orphans.size) {
-    for (const id of orphans) {
-      // Recheck: a sandbox being created right now writes its record before any CNI state.
-      if (await mgr.load(id)) continue;
-      await mgr.cni.del(network, { containerId: id, netns: '', ifName: POD_IFNAME, args: [['IgnoreUnknown', '1']] });
-      await mgr.cni.del(LOOPBACK_NETWORK, { containerId: id, netns: '', ifName: 'lo' });
-      report.orphans.push(id);
+  for (const id of orphans) {
+    // Recheck: a sandbox being created right now writes its record before any CNI state.
+    if (await mgr.load(id)) continue;
+    const dir = path.join(runRoot, id);
+    const netns = mounts.has(path.join(dir, 'net')) ? path.join(dir, 'net') : '';
+    const cached = await mgr.cni.cached(network.name, id, POD_IFNAME);
+    await mgr.cni.del(network, { containerId: id, netns, ifName: POD_IFNAME, args: [['IgnoreUnknown', '1']] });
+    await mgr.cni.del(LOOPBACK_NETWORK, { containerId: id, netns, ifName: 'lo' });
+    if (!netns) await sweepIptables(cached?.networkName ?? network.name, id);
+    if (pinned.has(id)) {
+      await unpinNamespaces(dir, mounts);
+      report.pins.push(id);
     }
+    report.orphans.push(id);
   }
   return report;
 }

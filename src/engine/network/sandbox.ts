@@ -25,6 +25,7 @@ import { loadNetwork, type DefaultNetworkOptions, type NetworkConfList } from '.
 import { hostResolvConf, hostsFile, resolvConf, validHostname, type DnsOptions } from './files.js';
 import { mountPoints, pinNamespaces, pinPaths, pinsMounted, unpinNamespaces, type NamespacePaths } from './netns.js';
 import { assertPortsFree, type PortMapping } from './ports.js';
+import { sweepIptables } from './iptables.js';
 import { currentOwner, ownerAlive, type Owner } from './owner.js';
 
 /** Where a sandbox is in its life. `stopped`: its namespaces are gone (e.g. after a reboot). */
@@ -178,27 +179,36 @@ export class SandboxManager {
    * having been done already, so it is safe after a crash at any point.
    */
   async teardown(rec: SandboxRecord, mounts?: Set<string>): Promise<void> {
-    const m = mounts ?? (await mountPoints());
-    const netns = m.has(rec.namespaces.net) ? rec.namespaces.net : '';
-    await Promise.all([
-      this.cni.del(rec.network, this.runtime(rec, netns)),
-      this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' }),
-    ]);
-    await unpinNamespaces(this.runDir(rec.id), m);
+    await this.detach(rec, mounts);
     await fs.rm(this.dir(rec.id), { recursive: true, force: true });
   }
 
   /** Releases a sandbox's network and namespaces but keeps its record, as `stopped`. */
   async markStopped(rec: SandboxRecord, mounts?: Set<string>): Promise<void> {
-    const m = mounts ?? (await mountPoints());
-    const netns = m.has(rec.namespaces.net) ? rec.namespaces.net : '';
-    await this.cni.del(rec.network, this.runtime(rec, netns));
-    await this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' });
-    await unpinNamespaces(this.runDir(rec.id), m);
+    await this.detach(rec, mounts);
     rec.state = 'stopped';
     delete rec.ip;
     delete rec.cniResult;
     await this.save(rec);
+  }
+
+  /**
+   * CNI DEL (pod network and loopback, concurrently: they are independent networks), then
+   * the pins unmounted. DEL needs the namespace to undo everything, so it goes first; rules
+   * the plugins could not find (namespace or interface gone) are then swept.
+   */
+  private async detach(rec: SandboxRecord, mounts?: Set<string>): Promise<void> {
+    const m = mounts ?? (await mountPoints());
+    const netns = m.has(rec.namespaces.net) ? rec.namespaces.net : '';
+    const cached = await this.cni.cached(rec.network.name, rec.id, POD_IFNAME);
+    await Promise.all([
+      this.cni.del(rec.network, this.runtime(rec, netns)),
+      this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' }),
+    ]);
+    // Always: bridge also skips its ipMasq teardown when the interface is already gone from
+    // a live namespace (e.g. deleted inside the pod), and iptables-save -t nat is cheap.
+    await sweepIptables(cached ? cached.networkName : rec.network.name, rec.id);
+    await unpinNamespaces(this.runDir(rec.id), m);
   }
 
   /** Runs CNI CHECK on a sandbox's attachment; throws when the plugins find it broken. */
