@@ -64,6 +64,7 @@ async function main(): Promise<void> {
       'skiff, library (create + remove)': [],
       'skiff pod create + skiff pod rm -f (CLI)': [],
       'podman pod create + start + rm -f -t 0': [],
+      'skiff --version, twice (CLI start-up floor)': [],
     };
     // One warm-up round each (bridge creation, first iptables chains, page cache).
     for (let i = -1; i < rounds; i++) {
@@ -77,7 +78,12 @@ async function main(): Promise<void> {
         await podman('pod', 'start', 'bench');
         await podman('pod', 'rm', '-f', '-t', '0', 'bench');
       });
+      const floor = await timed(async () => {
+        await skiff('--version');
+        await skiff('--version');
+      });
       if (i < 0) continue;
+      results['skiff --version, twice (CLI start-up floor)'].push(floor);
       results['skiff, library (create + remove)'].push(lib);
       results['skiff pod create + skiff pod rm -f (CLI)'].push(cli);
       results['podman pod create + start + rm -f -t 0'].push(pod);
