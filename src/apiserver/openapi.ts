@@ -39,7 +39,8 @@ function resourcePaths(r: ResourceInfo): Record<string, Schema> {
   const patch = (kind = gvk, ref = def) => ({
     tags: [gv], operationId: `patch${r.kind}`, 'x-kubernetes-action': 'patch', 'x-kubernetes-group-version-kind': kind,
     parameters: [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION, FORCE],
-    requestBody: { content: Object.fromEntries(PATCH_TYPES.map((t) => [t, { schema: { type: 'object' } }])), required: true },
+    // kubectl picks strategic merge only when the PATCH operation consumes it: never for CRs.
+    requestBody: { content: Object.fromEntries(PATCH_TYPES.filter((t) => !r.custom || !t.includes('strategic')).map((t) => [t, { schema: { type: 'object' } }])), required: true },
     responses: { '200': resp(ref) },
   });
   const item: Schema = {
