@@ -108,9 +108,9 @@ test('100 sandbox create/remove cycles leak no veth, IP, iptables rule, pin or c
   assert.deepEqual(await recover(mgr, { deep: true }), { removed: [], stopped: [], orphans: [], pins: [] });
 });
 
-/** Starts `skiff pod create` paused after one CNI plugin's ADD, then SIGKILLs it. */
-async function killMidSetup(pausePlugin: string, args: string[]): Promise<void> {
-  const child = spawn(process.execPath, [SKIFF, '--root', root, 'pod', 'create', ...args], {
+/** Starts `skiff pod ARGS` paused after one CNI plugin's ADD (or `DEL:<type>`), then SIGKILLs it. */
+async function killMidway(pausePlugin: string, args: string[]): Promise<void> {
+  const child = spawn(process.execPath, [SKIFF, '--root', root, 'pod', ...args], {
     env: { ...process.env, SKIFF_TEST_CNI_PAUSE: pausePlugin }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -128,7 +128,7 @@ async function killMidSetup(pausePlugin: string, args: string[]): Promise<void> 
 
 test('a skiff killed mid-setup is cleaned up by the next command', async () => {
   for (const [plugin, args] of [['bridge', []], ['portmap', ['-p', '18190:80']]] as const) {
-    await killMidSetup(plugin, [...args]);
+    await killMidway(plugin, ['create', ...args]);
     const left = await countLeaks(root, BRIDGE);
     assert.equal(left.veths, base.veths + 1, `${plugin}: the kill left a veth`);
     assert.equal(left.ips, base.ips + 1, `${plugin}: the kill left an IP allocation`);
@@ -158,5 +158,27 @@ test('recovery: lost namespaces make a pod stopped; pins and CNI state with no r
   assert.equal(rec.code, 0, rec.stderr);
   assert.match(rec.stdout, new RegExp(`unmounted namespace pins of ${orphan.id}`));
   assert.match(rec.stdout, new RegExp(`released network state of ${orphan.id}`));
+  assert.deepEqual(await countLeaks(root, BRIDGE), base);
+});
+
+test('a skiff killed mid-removal is finished by the next command', async () => {
+  const made = await skiff(root, ['pod', 'create', '--name', 'half', '-p', '18196:80']);
+  assert.equal(made.code, 0, made.stderr);
+  await killMidway('DEL:portmap', ['rm', 'half']);
+  const left = await countLeaks(root, BRIDGE);
+  assert.deepEqual([left.veths, left.ips, left.pins], [base.veths + 1, base.ips + 1, base.pins + 3], 'bridge DEL and unpinning had not run');
+  const ps = await skiff(root, ['pod', 'ps', '-q']);
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.equal(ps.stdout, '', 'the half-removed pod is gone');
+  assert.deepEqual(await countLeaks(root, BRIDGE), base);
+});
+
+test('concurrent creates get distinct IPs and names; removing them all leaks nothing', async () => {
+  const mgr = new SandboxManager(root);
+  const recs = await Promise.all(Array.from({ length: 6 }, (_, i) => mgr.create({ name: `par-${i}` })));
+  assert.equal(new Set(recs.map((r) => r.ip)).size, 6);
+  const dup = await Promise.allSettled([mgr.create({ name: 'same' }), mgr.create({ name: 'same' })]);
+  assert.deepEqual(dup.map((d) => d.status).sort(), ['fulfilled', 'rejected']);
+  await Promise.all([...recs.map((r) => mgr.remove(r.id)), mgr.remove('same')]);
   assert.deepEqual(await countLeaks(root, BRIDGE), base);
 });

@@ -90,7 +90,7 @@ export class Cni {
     let prev: CniResult | undefined;
     for (const plugin of list.plugins) {
       prev = await this.invoke('ADD', plugin, list, rt, prev) as CniResult;
-      if (process.env.SKIFF_TEST_CNI_PAUSE === plugin.type) await pauseForTest();
+      if (process.env.SKIFF_TEST_CNI_PAUSE === plugin.type) await pauseForTest('ADD');
     }
     const entry: CacheEntry = {
       kind: 'cniCacheV1', containerId: rt.containerId, config: Buffer.from(JSON.stringify(list)).toString('base64'),
@@ -114,6 +114,7 @@ export class Cni {
     const prev = cached && versionAtLeast(useList.cniVersion, '0.4.0') ? cached.result : undefined;
     for (const plugin of [...useList.plugins].reverse()) {
       await this.invoke('DEL', plugin, useList, useRt, prev);
+      if (process.env.SKIFF_TEST_CNI_PAUSE === `DEL:${plugin.type}`) await pauseForTest('DEL');
     }
     await fs.rm(this.cachePath(list.name, rt), { force: true });
   }
@@ -240,8 +241,8 @@ function run(bin: string, env: Record<string, string>, stdin: string, timeoutMs:
   });
 }
 
-/** Test hook (SKIFF_TEST_CNI_PAUSE=<plugin type>): stop forever after that plugin's ADD. */
-async function pauseForTest(): Promise<void> {
-  process.stderr.write('skiff: test pause after CNI plugin ADD\n');
+/** Test hook (SKIFF_TEST_CNI_PAUSE=<type> or DEL:<type>): stop forever after that plugin's ADD or DEL. */
+async function pauseForTest(cmd: string): Promise<void> {
+  process.stderr.write(`skiff: test pause after CNI plugin ${cmd}\n`);
   await new Promise(() => setInterval(() => {}, 1 << 30));
 }

@@ -140,9 +140,12 @@ export class SandboxManager {
       rec.cniResult = result;
       const dns = { ...opts.dns };
       if (!dns.servers?.length && result.dns?.nameservers?.length) dns.servers = result.dns.nameservers;
-      await writeFileAtomic(rec.files.hostname, hostname + '\n');
-      await writeFileAtomic(rec.files.hosts, hostsFile(hostname, rec.ip, rec.gateway, opts.extraHosts));
-      await writeFileAtomic(rec.files.resolvConf, resolvConf(await hostResolvConf(), dns));
+      const resolv = resolvConf(await hostResolvConf(), dns);
+      await Promise.all([
+        writeFileAtomic(rec.files.hostname, hostname + '\n'),
+        writeFileAtomic(rec.files.hosts, hostsFile(hostname, rec.ip, rec.gateway, opts.extraHosts)),
+        writeFileAtomic(rec.files.resolvConf, resolv),
+      ]);
       rec.state = 'ready';
       delete rec.owner;
       await this.save(rec);
