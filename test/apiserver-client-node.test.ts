@@ -30,7 +30,7 @@ test('client-node CRUD on configmaps and deployments', async () => {
   assert.equal(replaced.data?.a, '2');
   const list = await core.listNamespacedConfigMap({ namespace: 'default' });
   assert.ok(list.metadata?.resourceVersion);
-  assert.deepEqual(list.items.map((i) => i.metadata?.name), ['cn']);
+  assert.deepEqual(list.items.map((i) => i.metadata?.name), ['cn', 'kube-root-ca.crt']);
   const patched = await core.patchNamespacedConfigMap({ name: 'cn', namespace: 'default', body: { data: { b: '3' } } },
     k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
   assert.deepEqual(patched.data, { a: '2', b: '3' });

@@ -17,7 +17,7 @@ const ipOf = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.')
 const numOf = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
 
 /** Builds the hooks; `getStorage` breaks the construction cycle (storage needs hooks). */
-export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsController: () => NamespaceController | undefined): Hooks {
+export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsController: () => NamespaceController | undefined, caCert = ''): Hooks {
   const reservedIps = new Set<string>(); // in flight within this process: two creates never share an IP
   const reservedPorts = new Set<number>();
   let lock: Promise<void> = Promise.resolve();
@@ -86,6 +86,7 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
         catalog.applyCrd(obj, gone);
       }
       if (r.kind === 'Namespace' && !r.group && obj.metadata?.deletionTimestamp && type !== 'delete') nsController()?.kick(obj.metadata.name);
+      if (r.kind === 'Namespace' && !r.group && type === 'create') await seedNamespace(catalog, getStorage(), obj.metadata.name, caCert);
     },
     validate(r, obj) {
       if (r.kind === 'CustomResourceDefinition' && r.group === 'apiextensions.k8s.io') return validateCrd(obj);
@@ -99,4 +100,18 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
 function invalidField(svc: any, field: string, value: unknown, message: string): ApiError {
   return new ApiError(422, 'Invalid', `Service "${svc.metadata?.name}" is invalid: ${field}: Invalid value: ${JSON.stringify(value)}: ${message}`,
     { name: svc.metadata?.name, kind: 'Service', causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(value)}: ${message}`, field }] });
+}
+
+/**
+ * What every namespace holds in a real cluster, made by its controllers there: the `default`
+ * ServiceAccount and the `kube-root-ca.crt` ConfigMap (the CA pods use to trust the server).
+ */
+export async function seedNamespace(catalog: Catalog, storage: Storage, ns: string, caCert: string): Promise<void> {
+  const sa = catalog.lookup('', 'v1', 'serviceaccounts')!;
+  const cm = catalog.lookup('', 'v1', 'configmaps')!;
+  const ignoreExists = (err: unknown) => { if (!(err instanceof ApiError && err.code === 409)) throw err; };
+  await storage.create(sa, ns, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }).catch(ignoreExists);
+  if (caCert) {
+    await storage.create(cm, ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt', annotations: { 'kubernetes.io/description': 'Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.' } }, data: { 'ca.crt': caCert } }).catch(ignoreExists);
+  }
 }

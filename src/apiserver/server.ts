@@ -89,7 +89,9 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const backend = o.backend ?? (await openStore(o.store, o.root));
   const catalog = new Catalog();
   let nsc: NamespaceController | undefined;
-  const storage: Storage = new Storage(backend, makeHooks(catalog, () => storage, () => nsc));
+  // The kubeconfig needs the URL, the URL needs the port: credentials first, rewritten once listening.
+  const creds0 = await ensureCredentials(o.root, `https://${listen.includes(':') ? `[${listen}]` : listen}:${o.port ?? 6443}`);
+  const storage: Storage = new Storage(backend, makeHooks(catalog, () => storage, () => nsc, creds0.caCert));
   // CRDs first: their resources must be served before the first request.
   const crds = catalog.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
   for (const crd of (await storage.list(crds, undefined, {})).items) catalog.applyCrd(crd);
@@ -99,8 +101,6 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const handlers = new Handlers(storage, catalog, { bookmarkMs: o.bookmarkMs });
   const openapi = new OpenApiCache(() => ({ version: catalog.version, byGv: catalog.byGroupVersion(), schemaOf: catalog.schemaOf }));
 
-  // The kubeconfig needs the URL, the URL needs the port: listen first on the credentials' TLS.
-  const creds0 = await ensureCredentials(o.root, `https://${listen.includes(':') ? `[${listen}]` : listen}:${o.port ?? 6443}`);
   const token = Buffer.from(creds0.token);
   let address = '';
 
