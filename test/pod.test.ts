@@ -182,3 +182,25 @@ test('concurrent creates get distinct IPs and names; removing them all leaks not
   await Promise.all([...recs.map((r) => mgr.remove(r.id)), mgr.remove('same')]);
   assert.deepEqual(await countLeaks(root, BRIDGE), base);
 });
+
+test('pod stop releases the network and namespaces; pod start makes them again', async () => {
+  const id = (await skiff(root, ['pod', 'create', '--name', 'cycle', '--hostname', 'again', '-p', '18197:80'])).stdout.trim();
+  const stopped = await skiff(root, ['pod', 'stop', 'cycle']);
+  assert.equal(stopped.stdout.trim(), id, stopped.stderr);
+  assert.match((await skiff(root, ['pod', 'ps'])).stdout, /cycle\s+Stopped\s/);
+  assert.deepEqual(await countLeaks(root, BRIDGE), base);
+  // Its port is free while stopped, so a pod that takes it meanwhile blocks the start.
+  const taker = await skiff(root, ['pod', 'create', '--name', 'taker', '-p', '18197:80']);
+  assert.equal(taker.code, 0, taker.stderr);
+  assert.equal((await skiff(root, ['pod', 'start', 'cycle'])).stderr, 'skiff: host port 18197/tcp is already published by another pod\n');
+  assert.equal((await skiff(root, ['pod', 'rm', 'taker'])).code, 0);
+  const started = await skiff(root, ['pod', 'start', 'cycle']);
+  assert.equal(started.code, 0, started.stderr);
+  const [rec] = JSON.parse((await skiff(root, ['pod', 'inspect', 'cycle'])).stdout);
+  assert.equal(rec.state, 'ready');
+  assert.equal((await exec('nsenter', [`--uts=${rec.namespaces.uts}`, 'hostname'])).stdout.trim(), 'again');
+  assert.match((await exec('nsenter', [`--net=${rec.namespaces.net}`, 'ip', '-o', '-4', 'addr', 'show', 'eth0'])).stdout, new RegExp(`inet ${rec.ip}/24`));
+  assert.equal((await skiff(root, ['pod', 'start', 'cycle'])).code, 0, 'starting a running pod is a no-op');
+  assert.equal((await skiff(root, ['pod', 'rm', 'cycle'])).code, 0);
+  assert.deepEqual(await countLeaks(root, BRIDGE), base);
+});

@@ -103,6 +103,25 @@ export function register(program: Command): void {
       return failed ? 1 : 0;
     }));
 
+  for (const verb of ['start', 'stop'] as const) {
+    pod.command(verb)
+      .description(verb === 'start' ? 'start stopped pods: new namespaces, attached again (the IP may change)' : 'stop pods: detach from the network and drop the namespaces, keep the pod')
+      .argument('<pod...>', 'pod names or IDs')
+      .action(action(async (refs: string[], _o: unknown, c: Command) => {
+        const mgr = await open(c);
+        let failed = 0;
+        for (const r of refs) {
+          try {
+            console.log((await mgr[verb](r)).id);
+          } catch (err) {
+            process.stderr.write(`skiff: ${(err as Error).message}\n`);
+            failed++;
+          }
+        }
+        return failed ? 1 : 0;
+      }));
+  }
+
   pod.command('check')
     .description('ask the CNI plugins to verify a pod\'s network attachment (CNI CHECK)')
     .argument('<pod>', 'pod name or ID')

@@ -4,7 +4,7 @@
  *
  * Quick pass (cheap file reads, run by every `skiff pod` command):
  *   - records `creating`/`removing` whose owner process is dead → torn down (CNI DEL with the
- *     recorded config, pins unmounted, record removed);
+ *     recorded config, pins unmounted, record removed); `starting`/`stopping` → stopped;
  *   - records `ready` whose pins are gone (the namespaces died, e.g. a reboot) → network
  *     released, record kept as `stopped`;
  *   - namespace pins under <root>/run/sandboxes/ with no record → unmounted;
@@ -26,7 +26,7 @@ import { LOOPBACK_NETWORK, POD_IFNAME, SandboxManager } from './sandbox.js';
 export interface RecoveryReport {
   /** Sandboxes torn down (their creation or removal had been interrupted). */
   removed: string[];
-  /** Sandboxes whose namespaces were gone, now `stopped`. */
+  /** Sandboxes whose namespaces were gone, or whose start/stop was cut short: now `stopped`. */
   stopped: string[];
   /** Container IDs with orphaned CNI state (cache, IPs, iptables) released. */
   orphans: string[];
@@ -42,14 +42,15 @@ export async function recover(mgr: SandboxManager, opts: { deep?: boolean } = {}
   const known = new Set(recs.map((r) => r.id));
 
   for (const rec of recs) {
-    const busy = rec.state === 'creating' || rec.state === 'removing';
+    const busy = rec.state !== 'ready' && rec.state !== 'stopped';
     const lost = rec.state === 'ready' && !SandboxManager.alive(rec, mounts);
     if (!busy && !lost) continue;
     if (busy && rec.owner && (await ownerAlive(rec.owner))) continue;
+    const remove = rec.state === 'creating' || rec.state === 'removing';
     await withLock(mgr.lockPath(rec.id), async () => {
       const cur = await mgr.load(rec.id);
       if (!cur || cur.state !== rec.state) return; // someone else got there first
-      if (busy) {
+      if (remove) {
         await mgr.teardown(cur, mounts);
         report.removed.push(cur.id);
       } else {

@@ -20,67 +20,16 @@ import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isENOENT } from '../../core/errors.js';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../lib/atomic.js';
 import { withLock } from '../../lib/lock.js';
-import { Cni, type CniResult, type RuntimeConf } from './cni.js';
-import { loadNetwork, type DefaultNetworkOptions, type NetworkConfList } from './config.js';
-import { hostResolvConf, hostsFile, resolvConf, validHostname, type DnsOptions } from './files.js';
-import { mountPoints, pinNamespaces, pinPaths, pinsMounted, unpinNamespaces, type NamespacePaths } from './netns.js';
-import { assertPortsFree, type PortMapping } from './ports.js';
+import { Cni, type RuntimeConf } from './cni.js';
+import { loadNetwork } from './config.js';
+import { hostResolvConf, hostsFile, resolvConf, validHostname } from './files.js';
+import { mountPoints, pinNamespaces, pinPaths, pinsMounted, unpinNamespaces } from './netns.js';
+import { assertPortsFree } from './ports.js';
 import { sweepIptables } from './iptables.js';
-import { currentOwner, ownerAlive, type Owner } from './owner.js';
+import { currentOwner, ownerAlive } from './owner.js';
+import { LOOPBACK_NETWORK, POD_IFNAME, type CreateOptions, type SandboxManagerOptions, type SandboxRecord } from './types.js';
 
-/** Where a sandbox is in its life. `stopped`: its namespaces are gone (e.g. after a reboot). */
-export type SandboxState = 'creating' | 'ready' | 'removing' | 'stopped';
-
-/** The loopback network every sandbox gets (the `loopback` plugin on `lo`). */
-export const LOOPBACK_NETWORK: NetworkConfList = { cniVersion: '1.0.0', name: 'skiff-loopback', plugins: [{ type: 'loopback' }] };
-
-/** The interface a sandbox's pod network appears as. */
-export const POD_IFNAME = 'eth0';
-
-/** What is known about a sandbox, as stored in sandbox.json. */
-export interface SandboxRecord {
-  id: string;
-  name: string;
-  hostname: string;
-  state: SandboxState;
-  createdAt: string;
-  /** The process creating or removing the sandbox, while it does so. */
-  owner?: Owner;
-  /** Pinned namespace files for containers to join. */
-  namespaces: NamespacePaths;
-  /** Files for containers to bind-mount at /etc/hostname, /etc/hosts, /etc/resolv.conf. */
-  files: { hostname: string; hosts: string; resolvConf: string };
-  /** The pod network (the conflist as used, so removal detaches from the same one). */
-  network: NetworkConfList;
-  ports: PortMapping[];
-  labels: Record<string, string>;
-  /** Filled once attached. */
-  ip?: string;
-  gateway?: string;
-  mac?: string;
-  cniResult?: CniResult;
-}
-
-/** What `create` accepts. */
-export interface CreateOptions {
-  name?: string;
-  hostname?: string;
-  ports?: PortMapping[];
-  dns?: DnsOptions;
-  /** Extra /etc/hosts lines (`--add-host name:ip` becomes `ip\tname`). */
-  extraHosts?: string[];
-  labels?: Record<string, string>;
-}
-
-/** Options of a SandboxManager. */
-export interface SandboxManagerOptions {
-  /** Used to write the default conflist on first use. */
-  network?: DefaultNetworkOptions;
-  /** CNI plugin directories (default /usr/lib/cni, /opt/cni/bin). */
-  pluginDirs?: string[];
-  /** Names the containers still in a sandbox; removal without force refuses when any. */
-  containersOf?: (sandboxId: string) => Promise<string[]>;
-}
+export * from './types.js';
 
 /** Creates, lists and removes the pod sandboxes of one data root. */
 export class SandboxManager {
@@ -117,10 +66,10 @@ export class SandboxManager {
       id, name, hostname, state: 'creating', createdAt: new Date().toISOString(), owner: await currentOwner(),
       namespaces: pinPaths(this.runDir(id)),
       files: { hostname: path.join(dir, 'hostname'), hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf') },
-      network, ports: opts.ports ?? [], labels: opts.labels ?? {},
+      network, ports: opts.ports ?? [], labels: opts.labels ?? {}, dns: opts.dns, extraHosts: opts.extraHosts,
     };
     // Reserve the name and write the record before touching the system.
-    await withLock(path.join(this.root, 'sandboxes', '.names'), async () => {
+    await withLock(this.namesLock(), async () => {
       const others = await this.list();
       if (others.some((s) => s.name === name)) throw new AlreadyExistsError(`pod name "${name}" is already in use`);
       await assertPortsFree(rec.ports, others.filter((s) => s.state !== 'stopped').flatMap((s) => s.ports));
@@ -128,32 +77,80 @@ export class SandboxManager {
       await this.save(rec);
     });
     try {
-      await pinNamespaces(this.runDir(id), hostname);
-      const [result] = await Promise.all([
-        this.cni.add(network, this.runtime(rec, rec.namespaces.net)),
-        this.cni.add(LOOPBACK_NETWORK, { containerId: id, netns: rec.namespaces.net, ifName: 'lo' }),
-      ]);
-      const ip = result.ips?.find((a) => !a.address.includes(':')) ?? result.ips?.[0];
-      rec.ip = ip?.address.split('/')[0];
-      rec.gateway = ip?.gateway;
-      rec.mac = result.interfaces?.find((i) => i.name === POD_IFNAME && i.sandbox)?.mac;
-      rec.cniResult = result;
-      const dns = { ...opts.dns };
-      if (!dns.servers?.length && result.dns?.nameservers?.length) dns.servers = result.dns.nameservers;
-      const resolv = resolvConf(await hostResolvConf(), dns);
-      await Promise.all([
-        writeFileAtomic(rec.files.hostname, hostname + '\n'),
-        writeFileAtomic(rec.files.hosts, hostsFile(hostname, rec.ip, rec.gateway, opts.extraHosts)),
-        writeFileAtomic(rec.files.resolvConf, resolv),
-      ]);
-      rec.state = 'ready';
-      delete rec.owner;
-      await this.save(rec);
-      return rec;
+      return await this.attach(rec);
     } catch (err) {
       await this.teardown(rec).catch(() => { /* recover() retries: the record still names it */ });
       throw err;
     }
+  }
+
+  /** Pins fresh namespaces, attaches them (CNI ADD), writes the files; saves the record `ready`. */
+  private async attach(rec: SandboxRecord): Promise<SandboxRecord> {
+    await pinNamespaces(this.runDir(rec.id), rec.hostname);
+    const [result] = await Promise.all([
+      this.cni.add(rec.network, this.runtime(rec, rec.namespaces.net)),
+      this.cni.add(LOOPBACK_NETWORK, { containerId: rec.id, netns: rec.namespaces.net, ifName: 'lo' }),
+    ]);
+    const ip = result.ips?.find((a) => !a.address.includes(':')) ?? result.ips?.[0];
+    rec.ip = ip?.address.split('/')[0];
+    rec.gateway = ip?.gateway;
+    rec.mac = result.interfaces?.find((i) => i.name === POD_IFNAME && i.sandbox)?.mac;
+    rec.cniResult = result;
+    const dns = { ...rec.dns };
+    if (!dns.servers?.length && result.dns?.nameservers?.length) dns.servers = result.dns.nameservers;
+    const resolv = resolvConf(await hostResolvConf(), dns);
+    await Promise.all([
+      writeFileAtomic(rec.files.hostname, rec.hostname + '\n'),
+      writeFileAtomic(rec.files.hosts, hostsFile(rec.hostname, rec.ip, rec.gateway, rec.extraHosts)),
+      writeFileAtomic(rec.files.resolvConf, resolv),
+    ]);
+    rec.state = 'ready';
+    delete rec.owner;
+    await this.save(rec);
+    return rec;
+  }
+
+  /**
+   * Starts a stopped sandbox again: new namespaces, a new attachment (the IP may change),
+   * files rewritten. Starting a running sandbox does nothing, as with `podman pod start`.
+   */
+  async start(ref: string): Promise<SandboxRecord> {
+    const rec = await this.get(ref);
+    return withLock(this.lockPath(rec.id), async () => {
+      const cur = await this.mustLoad(rec.id, ref);
+      if (cur.state === 'ready') return cur;
+      if (cur.state !== 'stopped') throw new FailedPreconditionError(`pod ${cur.name} is ${cur.state}`);
+      await withLock(this.namesLock(), async () => {
+        const others = (await this.list()).filter((s) => s.id !== cur.id && s.state !== 'stopped');
+        await assertPortsFree(cur.ports, others.flatMap((s) => s.ports));
+        cur.state = 'starting';
+        cur.owner = await currentOwner();
+        await this.save(cur);
+      });
+      try {
+        return await this.attach(cur);
+      } catch (err) {
+        await this.markStopped(cur).catch(() => { /* recover() finishes it: state is starting */ });
+        throw err;
+      }
+    });
+  }
+
+  /** Stops a sandbox: detaches it and drops its namespaces, keeping the record (`stopped`). */
+  async stop(ref: string): Promise<SandboxRecord> {
+    const rec = await this.get(ref);
+    const users = (await this.opts.containersOf?.(rec.id)) ?? [];
+    if (users.length) throw new FailedPreconditionError(`pod ${rec.name} has running containers (${users.join(', ')}): stop them first`);
+    return withLock(this.lockPath(rec.id), async () => {
+      const cur = await this.mustLoad(rec.id, ref);
+      if (cur.state === 'stopped') return cur;
+      if (cur.state !== 'ready') throw new FailedPreconditionError(`pod ${cur.name} is ${cur.state}`);
+      cur.state = 'stopping';
+      cur.owner = await currentOwner();
+      await this.save(cur);
+      await this.markStopped(cur);
+      return cur;
+    });
   }
 
   /** Removes a sandbox: CNI DEL, namespace pins unmounted, files and record deleted. */
@@ -164,10 +161,9 @@ export class SandboxManager {
       throw new FailedPreconditionError(`pod ${rec.name} has containers (${users.join(', ')}): remove them first or use --force`);
     }
     return withLock(this.lockPath(rec.id), async () => {
-      const cur = await this.load(rec.id);
-      if (!cur) throw new NotFoundError(`no such pod: ${ref}`);
-      if ((cur.state === 'creating' || cur.state === 'removing') && cur.owner && (await ownerAlive(cur.owner))) {
-        throw new FailedPreconditionError(`pod ${cur.name} is being ${cur.state === 'creating' ? 'created' : 'removed'} by process ${cur.owner.pid}`);
+      const cur = await this.mustLoad(rec.id, ref);
+      if (cur.owner && cur.state !== 'ready' && cur.state !== 'stopped' && (await ownerAlive(cur.owner))) {
+        throw new FailedPreconditionError(`pod ${cur.name} is ${cur.state} (process ${cur.owner.pid})`);
       }
       cur.state = 'removing';
       cur.owner = await currentOwner();
@@ -190,7 +186,10 @@ export class SandboxManager {
   async markStopped(rec: SandboxRecord, mounts?: Set<string>): Promise<void> {
     await this.detach(rec, mounts);
     rec.state = 'stopped';
+    delete rec.owner;
     delete rec.ip;
+    delete rec.gateway;
+    delete rec.mac;
     delete rec.cniResult;
     await this.save(rec);
   }
@@ -249,6 +248,17 @@ export class SandboxManager {
   /** Reads one record (undefined when absent, e.g. removed meanwhile). */
   async load(id: string): Promise<SandboxRecord | undefined> {
     return readJsonIfExists<SandboxRecord>(path.join(this.dir(id), 'sandbox.json'));
+  }
+
+  /** The lock under which names and published ports are claimed. */
+  private namesLock(): string {
+    return path.join(this.root, 'sandboxes', '.names');
+  }
+
+  private async mustLoad(id: string, ref: string): Promise<SandboxRecord> {
+    const cur = await this.load(id);
+    if (!cur) throw new NotFoundError(`no such pod: ${ref}`);
+    return cur;
   }
 
   /** Whether a ready sandbox's namespaces are still pinned. */
