@@ -308,3 +308,47 @@ test('CRDs: served at once, custom resources validated, strategic merge refused 
   await c.delete(CRDS, undefined, 'gadgets.test.skiff.dev');
   assert.equal((await raw('GET', '/apis/test.skiff.dev/v1', { token: s.credentials.token })).status, 404);
 });
+
+/** Resolves once configmap `name` in default is gone (watching from the version last read). */
+async function gone(name: string): Promise<void> {
+  let cur;
+  try { cur = await c.get(CM, 'default', name); } catch { return; }
+  const w = c.watch(CM, 'default', { fieldSelector: `metadata.name=${name}`, resourceVersion: cur.metadata.resourceVersion });
+  for await (const e of w) if (e.type === 'DELETED') break;
+  w.close();
+}
+
+/** Resolves once configmap `name` satisfies `ok`. */
+async function until(name: string, ok: (o: any) => boolean): Promise<any> {
+  const w = c.watch(CM, 'default', { fieldSelector: `metadata.name=${name}` });
+  for await (const e of w) if (e.type !== 'DELETED' && ok(e.object)) { w.close(); return e.object; }
+  assert.fail(`${name} never matched`);
+}
+
+test('garbage collection: background, orphan and foreground propagation', async () => {
+  const ref = (o: any) => ({ apiVersion: 'v1', kind: 'ConfigMap', name: o.metadata.name, uid: o.metadata.uid });
+  const other = await c.create(CM, 'default', cm('gc-other'));
+  const owner = await c.create(CM, 'default', cm('gc-owner'));
+  await c.create(CM, 'default', { ...cm('gc-dep1'), metadata: { name: 'gc-dep1', ownerReferences: [ref(owner)] } });
+  await c.create(CM, 'default', { ...cm('gc-dep2'), metadata: { name: 'gc-dep2', ownerReferences: [ref(owner), ref(other)] } });
+  await c.delete(CM, 'default', 'gc-owner');
+  await gone('gc-dep1');
+  const dep2 = await until('gc-dep2', (o) => o.metadata.ownerReferences?.length === 1);
+  assert.equal(dep2.metadata.ownerReferences[0].name, 'gc-other', 'a dependent with another live owner stays');
+
+  const owner2 = await c.create(CM, 'default', cm('gc-owner2'));
+  await c.create(CM, 'default', { ...cm('gc-dep3'), metadata: { name: 'gc-dep3', ownerReferences: [ref(owner2)] } });
+  await c.delete(CM, 'default', 'gc-owner2', { propagationPolicy: 'Orphan' });
+  await gone('gc-owner2');
+  assert.equal((await c.get(CM, 'default', 'gc-dep3')).metadata.ownerReferences, undefined, 'orphaned, not deleted');
+
+  const owner3 = await c.create(CM, 'default', cm('gc-owner3'));
+  await c.create(CM, 'default', { ...cm('gc-dep4'), metadata: { name: 'gc-dep4', finalizers: ['example.com/hold'], ownerReferences: [ref(owner3)] } });
+  await c.delete(CM, 'default', 'gc-owner3', { propagationPolicy: 'Foreground' });
+  await until('gc-dep4', (o) => !!o.metadata.deletionTimestamp);
+  const o3 = await c.get(CM, 'default', 'gc-owner3');
+  assert.deepEqual(o3.metadata.finalizers, ['foregroundDeletion'], 'the owner waits for its dependents');
+  const d4 = await c.get(CM, 'default', 'gc-dep4');
+  await c.update(CM, 'default', { ...d4, metadata: { ...d4.metadata, finalizers: [] } });
+  await gone('gc-owner3');
+});

@@ -252,6 +252,7 @@ export class Handlers {
     return {
       dryRun: c.q.get('dryRun') === 'All' || (body?.dryRun ?? []).includes('All'),
       preconditions: body?.preconditions,
+      propagationPolicy: c.q.get('propagationPolicy') ?? body?.propagationPolicy ?? (body?.orphanDependents === true ? 'Orphan' : undefined),
       gracePeriodSeconds: grace === undefined || grace === null ? undefined : Number(grace),
     };
   }

@@ -9,6 +9,7 @@ import { crdStatus, schemaErrors, validateCrd } from './catalog.js';
 import { keyPrefix } from './resources.js';
 import { ApiError } from './status.js';
 import type { NamespaceController } from './namespaces.js';
+import { ORPHAN, FOREGROUND, type GarbageCollector } from './gc.js';
 
 /** The service CIDR, 10.96.0.0/16 as in kubeadm; .1 is the `kubernetes` service. */
 const SVC_BASE = (10 << 24) | (96 << 16);
@@ -17,7 +18,7 @@ const ipOf = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.')
 const numOf = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
 
 /** Builds the hooks; `getStorage` breaks the construction cycle (storage needs hooks). */
-export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsController: () => NamespaceController | undefined, caCert = ''): Hooks {
+export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsController: () => NamespaceController | undefined, caCert = '', gc: () => GarbageCollector | undefined = () => undefined): Hooks {
   const reservedIps = new Set<string>(); // in flight within this process: two creates never share an IP
   const reservedPorts = new Set<number>();
   let lock: Promise<void> = Promise.resolve();
@@ -87,6 +88,8 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
       }
       if (r.kind === 'Namespace' && !r.group && obj.metadata?.deletionTimestamp && type !== 'delete') nsController()?.kick(obj.metadata.name);
       if (r.kind === 'Namespace' && !r.group && type === 'create') await seedNamespace(catalog, getStorage(), obj.metadata.name, caCert);
+      if (type === 'delete') gc()?.ownerDeleted(r, obj);
+      else if (obj.metadata?.deletionTimestamp && (obj.metadata.finalizers ?? []).some((f: string) => f === ORPHAN || f === FOREGROUND)) gc()?.finalizing(r, obj);
     },
     validate(r, obj) {
       if (r.kind === 'CustomResourceDefinition' && r.group === 'apiextensions.k8s.io') return validateCrd(obj);

@@ -16,6 +16,7 @@ import { Storage } from './storage.js';
 import { makeHooks } from './hooks.js';
 import { Handlers } from './handlers.js';
 import { NamespaceController, bootstrapNamespaces } from './namespaces.js';
+import { GarbageCollector } from './gc.js';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
 import { OpenApiCache } from './openapi.js';
 import { parseResourcePath, send } from './request.js';
@@ -89,13 +90,15 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const backend = o.backend ?? (await openStore(o.store, o.root));
   const catalog = new Catalog();
   let nsc: NamespaceController | undefined;
+  let gc: GarbageCollector | undefined;
   // The kubeconfig needs the URL, the URL needs the port: credentials first, rewritten once listening.
   const creds0 = await ensureCredentials(o.root, `https://${listen.includes(':') ? `[${listen}]` : listen}:${o.port ?? 6443}`);
-  const storage: Storage = new Storage(backend, makeHooks(catalog, () => storage, () => nsc, creds0.caCert));
+  const storage: Storage = new Storage(backend, makeHooks(catalog, () => storage, () => nsc, creds0.caCert, () => gc));
   // CRDs first: their resources must be served before the first request.
   const crds = catalog.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
   for (const crd of (await storage.list(crds, undefined, {})).items) catalog.applyCrd(crd);
   await bootstrapNamespaces(storage);
+  gc = new GarbageCollector(storage, catalog);
   nsc = new NamespaceController(storage, catalog);
   await nsc.start();
   const handlers = new Handlers(storage, catalog, { bookmarkMs: o.bookmarkMs });
@@ -178,6 +181,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     async close() {
       clearInterval(compactor);
       nsc?.stop();
+      gc?.stop();
       await new Promise<void>((ok) => { server.close(() => ok()); server.closeAllConnections(); });
       if (!o.backend) await backend.close();
     },

@@ -245,7 +245,7 @@ export class Storage {
    * object is a namespace (its controller empties it first) or a running pod is bound to a node.
    * Returns the object and whether it is gone already.
    */
-  async delete(r: ResourceInfo, ns: string | undefined, name: string, opts: WriteOptions & { preconditions?: { uid?: string; resourceVersion?: string }; gracePeriodSeconds?: number } = {}): Promise<{ obj: any; deleted: boolean }> {
+  async delete(r: ResourceInfo, ns: string | undefined, name: string, opts: WriteOptions & { preconditions?: { uid?: string; resourceVersion?: string }; gracePeriodSeconds?: number; propagationPolicy?: string } = {}): Promise<{ obj: any; deleted: boolean }> {
     const key = objectKey(r, ns, name);
     for (let attempt = 0; attempt < 20; attempt++) {
       const { kv } = await this.backend.get(key);
@@ -258,9 +258,13 @@ export class Storage {
       if (r.kind === 'Pod' && r.group === '') grace ??= cur.spec?.terminationGracePeriodSeconds ?? 30;
       const pendingGrace = r.kind === 'Pod' && r.group === '' && this.awaitsKubelet(r, { ...cur, metadata: { ...cur.metadata, deletionGracePeriodSeconds: grace } });
       const isNs = r.kind === 'Namespace' && r.group === '';
-      const hasFinalizers = (cur.metadata.finalizers ?? []).length > 0 || (isNs && (cur.spec?.finalizers ?? []).length > 0);
+      // Orphan and Foreground propagation are finalizers the garbage collector (gc.ts) honours.
+      const policyFinalizer = opts.propagationPolicy === 'Orphan' ? 'orphan' : opts.propagationPolicy === 'Foreground' ? 'foregroundDeletion' : undefined;
+      const addFinalizer = policyFinalizer && !cur.metadata.deletionTimestamp && !(cur.metadata.finalizers ?? []).includes(policyFinalizer);
+      const hasFinalizers = (cur.metadata.finalizers ?? []).length > 0 || (isNs && (cur.spec?.finalizers ?? []).length > 0) || !!addFinalizer;
       if (hasFinalizers || pendingGrace) {
         const next = structuredClone(cur);
+        if (addFinalizer) next.metadata.finalizers = [...(next.metadata.finalizers ?? []), policyFinalizer];
         if (!next.metadata.deletionTimestamp) next.metadata.deletionTimestamp = new Date(Date.now() + (pendingGrace ? grace! * 1000 : 0)).toISOString().replace(/\.\d+Z$/, 'Z');
         if (next.metadata.deletionGracePeriodSeconds === undefined || (pendingGrace && grace! < next.metadata.deletionGracePeriodSeconds)) next.metadata.deletionGracePeriodSeconds = pendingGrace ? grace : 0;
         if (isNs) next.status = { ...next.status, phase: 'Terminating' };
