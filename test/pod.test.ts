@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { SandboxManager } from '../src/engine/network/sandbox.js';
 import { recover } from '../src/engine/network/recover.js';
@@ -203,4 +204,33 @@ test('pod stop releases the network and namespaces; pod start makes them again',
   assert.equal((await skiff(root, ['pod', 'start', 'cycle'])).code, 0, 'starting a running pod is a no-op');
   assert.equal((await skiff(root, ['pod', 'rm', 'cycle'])).code, 0);
   assert.deepEqual(await countLeaks(root, BRIDGE), base);
+});
+
+test('a user conflist replaces the default; ports need a portMappings plugin', async () => {
+  const user = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-pod-user-'));
+  try {
+    await fs.mkdir(path.join(user, 'cni', 'net.d'), { recursive: true });
+    await fs.writeFile(path.join(user, 'cni', 'net.d', '50-mine.conflist'), JSON.stringify({
+      cniVersion: '0.4.0', name: 'skmine0',
+      plugins: [{ type: 'bridge', bridge: 'skmine0', ipam: { type: 'host-local', dataDir: path.join(user, 'ipam'), ranges: [[{ subnet: '10.89.243.0/28' }]] } }],
+    }));
+    const refused = await skiff(user, ['pod', 'create', '-p', '18198:80']);
+    assert.equal(refused.stderr, 'skiff: cannot publish ports: no plugin of network skmine0 has the portMappings capability\n');
+    const made = await skiff(user, ['pod', 'create', '--name', 'mine']);
+    assert.equal(made.code, 0, made.stderr);
+    const [rec] = JSON.parse((await skiff(user, ['pod', 'inspect', 'mine'])).stdout);
+    assert.match(rec.ip, /^10\.89\.243\.\d+$/);
+    assert.equal(rec.cniResult.cniVersion, '0.4.0');
+    assert.equal((await skiff(user, ['pod', 'check', 'mine'])).code, 0);
+    assert.equal((await skiff(user, ['pod', 'rm', 'mine'])).code, 0);
+    assert.deepEqual(await fs.readdir(path.join(user, 'ipam', 'skmine0')).then((f) => f.filter((n) => /^\d/.test(n))), []);
+    const bad = path.join(user, 'cni', 'net.d', '40-bad.conflist');
+    await fs.writeFile(bad, '{"cniVersion":"9.9.9","name":"x","plugins":[{"type":"bridge"}]}');
+    assert.equal((await skiff(user, ['pod', 'create'])).stderr, `skiff: network config ${bad}: unsupported cniVersion "9.9.9" (supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0)\n`);
+    const ps = await skiff(user, ['pod', 'ps', '-q']);
+    assert.deepEqual([ps.code, ps.stdout, ps.stderr], [0, '', ''], 'a broken conflist does not break listing');
+  } finally {
+    await exec('ip', ['link', 'del', 'skmine0']).catch(() => {});
+    await fs.rm(user, { recursive: true, force: true });
+  }
 });

@@ -116,6 +116,11 @@ export async function loadNetwork(root: string, opts: DefaultNetworkOptions = {}
   });
 }
 
+/** The network `loadNetwork` would use, without writing the default; undefined when none. */
+export async function readNetwork(root: string): Promise<NetworkConfList | undefined> {
+  return firstConfList(confDir(root));
+}
+
 async function firstConfList(dir: string): Promise<NetworkConfList | undefined> {
   let names: string[];
   try {

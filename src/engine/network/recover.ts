@@ -16,7 +16,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { withLock } from '../../lib/lock.js';
-import { ipamDataDir, loadNetwork } from './config.js';
+import { ipamDataDir, readNetwork, type NetworkConfList } from './config.js';
 import { mountPoints, run, unpinNamespaces } from './netns.js';
 import { sweepIptables } from './iptables.js';
 import { ownerAlive } from './owner.js';
@@ -67,19 +67,26 @@ export async function recover(mgr: SandboxManager, opts: { deep?: boolean } = {}
   const runRoot = path.join(mgr.root, 'run', 'sandboxes');
   const pinned = new Set((await fs.readdir(runRoot).catch(() => [] as string[])).filter((id) => !known.has(id)));
   for (const id of pinned) orphans.add(id);
-  for (const e of await mgr.cni.listCached()) if (!known.has(e.containerId)) orphans.add(e.containerId);
+  const cached = await mgr.cni.listCached();
+  for (const e of cached) if (!known.has(e.containerId)) orphans.add(e.containerId);
   for (const id of await ipamOwners(mgr.root)) if (!known.has(id)) orphans.add(id);
-  const network = await loadNetwork(mgr.root);
-  if (opts.deep) for (const id of await iptablesOwners(network.name)) if (!known.has(id)) orphans.add(id);
+  // A broken or missing conflist must not stop recovery (nor `pod ps`): cached attachments
+  // carry their own config; only cache-less orphans need the current one.
+  const network = await readNetwork(mgr.root).catch(() => undefined);
+  if (opts.deep && network) for (const id of await iptablesOwners(network.name)) if (!known.has(id)) orphans.add(id);
+  const cache = new Map(cached.filter((e) => e.ifName === POD_IFNAME).map((e) => [e.containerId, e]));
   for (const id of orphans) {
     // Recheck: a sandbox being created right now writes its record before any CNI state.
     if (await mgr.load(id)) continue;
     const dir = path.join(runRoot, id);
     const netns = mounts.has(path.join(dir, 'net')) ? path.join(dir, 'net') : '';
-    const cached = await mgr.cni.cached(network.name, id, POD_IFNAME);
-    await mgr.cni.del(network, { containerId: id, netns, ifName: POD_IFNAME, args: [['IgnoreUnknown', '1']] });
+    const entry = cache.get(id);
+    const list = entry ? JSON.parse(Buffer.from(entry.config, 'base64').toString('utf8')) as NetworkConfList : network;
+    if (list) {
+      await mgr.cni.del(list, { containerId: id, netns, ifName: POD_IFNAME, args: [['IgnoreUnknown', '1']] });
+      await sweepIptables(list.name, id);
+    }
     await mgr.cni.del(LOOPBACK_NETWORK, { containerId: id, netns, ifName: 'lo' });
-    if (!netns) await sweepIptables(cached?.networkName ?? network.name, id);
     if (pinned.has(id)) {
       await unpinNamespaces(dir, mounts);
       report.pins.push(id);

@@ -61,6 +61,10 @@ export class SandboxManager {
     const hostname = opts.hostname ?? (validHostname(name) ? name : id.slice(0, 12));
     if (!validHostname(hostname)) throw new InvalidArgumentError(`invalid hostname "${hostname}"`);
     const network = await loadNetwork(this.root, this.opts.network);
+    if (opts.ports?.length && !network.plugins.some((p) => p.capabilities?.portMappings)) {
+      // Otherwise the ports would silently not be published.
+      throw new InvalidArgumentError(`cannot publish ports: no plugin of network ${network.name} has the portMappings capability`);
+    }
     const dir = this.dir(id);
     const rec: SandboxRecord = {
       id, name, hostname, state: 'creating', createdAt: new Date().toISOString(), owner: await currentOwner(),
