@@ -97,7 +97,7 @@ test('two pods talk by IP, and a pod reaches the host on its gateway', async () 
   });
 });
 
-test('-p 8080:80 serves busybox httpd to curl on the host (loopback and bridge IP)', async () => {
+test('-p 8080:80 serves busybox httpd to curl on the host (loopback and bridge IP) and to the pod itself (hairpin)', async () => {
   await withPod({ name: 'published', ports: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] }, async (rec) => {
     const server = startInPod(rec, ['httpd', '-f', '-p', '80', '-h', www]);
     try {
@@ -105,6 +105,8 @@ test('-p 8080:80 serves busybox httpd to curl on the host (loopback and bridge I
         const { stdout } = await eventually(() => exec('curl', ['-sSf', '--max-time', '5', url]));
         assert.equal(stdout, 'hello from the pod\n', url);
       }
+      // Hairpin: the pod reaches its own published port through the host.
+      assert.equal(await inPod(rec, ['wget', '-qO-', `http://${rec.gateway}:8080/`]), 'hello from the pod\n');
     } finally {
       await stop(server);
     }
