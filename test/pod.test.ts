@@ -234,3 +234,20 @@ test('a user conflist replaces the default; ports need a portMappings plugin', a
     await fs.rm(user, { recursive: true, force: true });
   }
 });
+
+test('a failing CNI ADD (pod CIDR exhausted) is one line and leaves nothing behind', async () => {
+  const small = await networkRoot('skiff-pod-small-', 'sksmall0', '10.89.244.0/30');
+  try {
+    const before = await countLeaks(small, 'sksmall0');
+    const first = await skiff(small, ['pod', 'create', '--name', 'only', '-p', '18199:80']);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await skiff(small, ['pod', 'create', '--name', 'second', '-p', '18200:80']);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /^skiff: CNI plugin bridge ADD failed: .*no IP addresses available in range set: 10\.89\.244\.1-10\.89\.244\.2\n$/);
+    assert.equal((await skiff(small, ['pod', 'ps', '-q'])).stdout.trim().split('\n').length, 1);
+    assert.equal((await skiff(small, ['pod', 'rm', 'only'])).code, 0);
+    assert.deepEqual(await countLeaks(small, 'sksmall0'), before);
+  } finally {
+    await dropNetworkRoot(small, 'sksmall0');
+  }
+});

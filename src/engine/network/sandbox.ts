@@ -31,7 +31,7 @@ import { LOOPBACK_NETWORK, POD_IFNAME, type CreateOptions, type SandboxManagerOp
 
 export * from './types.js';
 
-/** Creates, lists and removes the pod sandboxes of one data root. */
+/** Creates, starts, stops, lists and removes the pod sandboxes of one data root. */
 export class SandboxManager {
   readonly root: string;
   readonly cni: Cni;
@@ -91,10 +91,14 @@ export class SandboxManager {
   /** Pins fresh namespaces, attaches them (CNI ADD), writes the files; saves the record `ready`. */
   private async attach(rec: SandboxRecord): Promise<SandboxRecord> {
     await pinNamespaces(this.runDir(rec.id), rec.hostname);
-    const [result] = await Promise.all([
+    // Settle both before failing, so a teardown never races a still-running ADD.
+    const [main, lo] = await Promise.allSettled([
       this.cni.add(rec.network, this.runtime(rec, rec.namespaces.net)),
       this.cni.add(LOOPBACK_NETWORK, { containerId: rec.id, netns: rec.namespaces.net, ifName: 'lo' }),
     ]);
+    if (main.status === 'rejected') throw main.reason;
+    if (lo.status === 'rejected') throw lo.reason;
+    const result = main.value;
     const ip = result.ips?.find((a) => !a.address.includes(':')) ?? result.ips?.[0];
     rec.ip = ip?.address.split('/')[0];
     rec.gateway = ip?.gateway;
@@ -207,10 +211,11 @@ export class SandboxManager {
     const m = mounts ?? (await mountPoints());
     const netns = m.has(rec.namespaces.net) ? rec.namespaces.net : '';
     const cached = await this.cni.cached(rec.network.name, rec.id, POD_IFNAME);
-    await Promise.all([
+    const dels = await Promise.allSettled([
       this.cni.del(rec.network, this.runtime(rec, netns)),
       this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' }),
     ]);
+    for (const d of dels) if (d.status === 'rejected') throw d.reason;
     // Always: bridge also skips its ipMasq teardown when the interface is already gone from
     // a live namespace (e.g. deleted inside the pod), and iptables-save -t nat is cheap.
     await sweepIptables(cached ? cached.networkName : rec.network.name, rec.id);
