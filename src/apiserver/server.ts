@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Backend } from '../store/types.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, UnavailableError } from '../core/errors.js';
 import { ensureCredentials, type Credentials } from './certs.js';
 import { Catalog } from './catalog.js';
 import { Storage } from './storage.js';
@@ -165,10 +165,18 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     });
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(o.port ?? 6443, listen, () => { server.off('error', fail); ok(); });
-  });
+  try {
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(o.port ?? 6443, listen, () => { server.off('error', fail); ok(); });
+    });
+  } catch (err) {
+    gc.stop();
+    nsc.stop();
+    if (!o.backend) await backend.close();
+    const e = err as NodeJS.ErrnoException;
+    throw e.code === 'EADDRINUSE' ? new UnavailableError(`cannot listen on ${listen}:${o.port}: address already in use`) : e;
+  }
   const port = (server.address() as AddressInfo).port;
   const host = listen.includes(':') ? `[${listen}]` : listen;
   address = `${host}:${port}`;
