@@ -16,6 +16,7 @@ import { serveWatch } from './watch.js';
 import { checkNamespaceWritable } from './namespaces.js';
 import { patchEngine, patchError, requirePatchEngine, unwrap, type GVK } from './patching.js';
 import { getScale, setScaleReplicas, bindPod } from './subresources.js';
+import { jsonPatch, mergePatch } from './patch-basic.js';
 import { now } from './storage.js';
 
 const NOT_FOUND = () => new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -199,8 +200,16 @@ export class Handlers {
 
   /** Applies a patch document of the request's type to `cur` (undefined for apply-create). */
   private async applyPatch(c: Ctx, cur: any, patch: any, ctype: string, gvk: GVK): Promise<any> {
-    const e = await requirePatchEngine();
     const name = c.p.name!;
+    const engine = await patchEngine();
+    if (!engine && (ctype === 'application/merge-patch+json' || ctype === 'application/json-patch+json')) {
+      try {
+        return ctype === 'application/merge-patch+json' ? mergePatch(cur, patch) : jsonPatch(cur, patch);
+      } catch (err) {
+        throw patchError(err, c.r.kind, name, c.r.resource, c.r.group);
+      }
+    }
+    const e = await requirePatchEngine();
     try {
       switch (ctype) {
         case 'application/json-patch+json': return unwrap(e.applyJsonPatch(cur, patch));
