@@ -72,7 +72,7 @@ export class Handlers {
   }
 
   private render(r: ResourceInfo, want: Want, obj: any, q: URLSearchParams): any {
-    if (r.custom && obj?.apiVersion) obj.apiVersion = groupVersion(r); // CRD versions share storage (conversion None)
+    if (r.custom && obj?.apiVersion && obj.kind === r.kind) obj.apiVersion = groupVersion(r); // CRD versions share storage (conversion None)
     if (want.as === 'Table') return toTable(r, [obj], { resourceVersion: obj.metadata?.resourceVersion }, (q.get('includeObject') as IncludeObject) || 'Metadata', want.version);
     if (want.as === 'PartialObjectMetadata') return { kind: 'PartialObjectMetadata', apiVersion: `meta.k8s.io/${want.version}`, metadata: obj.metadata };
     return obj;

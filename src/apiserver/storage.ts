@@ -39,8 +39,15 @@ export function decode(kv: KeyValue): any {
   return obj;
 }
 
+/** Empty metadata collections are omitted, as Go's omitempty does on the real server. */
+const OMIT_EMPTY = ['labels', 'annotations', 'finalizers', 'ownerReferences', 'managedFields'];
+
 function encode(obj: any): Buffer {
   const { resourceVersion: _rv, selfLink: _sl, ...metadata } = obj.metadata ?? {};
+  for (const k of OMIT_EMPTY) {
+    const v = metadata[k];
+    if (v && typeof v === 'object' && Object.keys(v).length === 0) delete metadata[k];
+  }
   return Buffer.from(JSON.stringify({ ...obj, metadata }));
 }
 
