@@ -5,7 +5,7 @@
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import type { Backend } from '../store/types.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, UnavailableError } from '../core/errors.js';
 import { openMemoryBackend } from './memstore.js';
 
 /** Opens the backend for `url` (default: SQLite under the data root). */
@@ -17,7 +17,9 @@ export async function openStore(url: string | undefined, root: string): Promise<
     if (!u.slice('sqlite://'.length)) throw new InvalidArgumentError(`store URL ${u} names no file`);
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const spec = '../store/sqlite.js';
-    const mod = (await import(spec)) as { openSqliteBackend(file: string): Promise<Backend> };
+    const mod = (await import(spec).catch((err) => {
+      throw new UnavailableError(`the SQLite store is not part of this build (${(err as Error).message.split('\n')[0]}); use --store memory:// for a throwaway cluster`);
+    })) as { openSqliteBackend(file: string): Promise<Backend> };
     return mod.openSqliteBackend(file);
   }
   throw new InvalidArgumentError(`unsupported store URL ${JSON.stringify(u)}: use sqlite://PATH or memory://`);
