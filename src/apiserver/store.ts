@@ -15,11 +15,11 @@ export async function openStore(url: string | undefined, root: string): Promise<
   if (u.startsWith('sqlite://')) {
     const file = path.resolve(u.slice('sqlite://'.length));
     if (!u.slice('sqlite://'.length)) throw new InvalidArgumentError(`store URL ${u} names no file`);
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const spec = '../store/sqlite.js';
     const mod = (await import(spec).catch((err) => {
       throw new UnavailableError(`the SQLite store is not part of this build (${(err as Error).message.split('\n')[0]}); use --store memory:// for a throwaway cluster`);
     })) as { openSqliteBackend(file: string): Promise<Backend> };
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     return mod.openSqliteBackend(file);
   }
   throw new InvalidArgumentError(`unsupported store URL ${JSON.stringify(u)}: use sqlite://PATH or memory://`);
