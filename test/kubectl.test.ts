@@ -234,6 +234,17 @@ for (const v of VERSIONS) {
       const sec = await json(['-n', ns, 'get', 'secret', 'sec']);
       assert.equal(Buffer.from(sec.data.password, 'base64').toString(), 's3cret');
       assert.equal(sec.type, 'Opaque');
+      // More kinds kubectl 1.32+ sends as protobuf.
+      await ok(['-n', ns, 'create', 'job', 'job1', '--image=busybox:1.36', '--', 'echo', 'hi']);
+      await ok(['-n', ns, 'create', 'service', 'nodeport', 'np', '--tcp=81:8081']);
+      await ok(['-n', ns, 'create', 'rolebinding', 'rb', '--clusterrole=view', '--user=bob']);
+      const job = await json(['-n', ns, 'get', 'job', 'job1']);
+      assert.deepEqual(job.spec.template.spec.containers[0].command, ['echo', 'hi']);
+      assert.equal(job.spec.template.spec.restartPolicy, 'Never');
+      const np = await json(['-n', ns, 'get', 'svc', 'np']);
+      assert.deepEqual([np.spec.type, np.spec.ports[0].port, np.spec.ports[0].targetPort], ['NodePort', 81, 8081]);
+      assert.ok(np.spec.ports[0].nodePort >= 30000 && np.spec.ports[0].nodePort <= 32767);
+      assert.deepEqual((await json(['-n', ns, 'get', 'rolebinding', 'rb'])).subjects, [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'bob' }]);
     });
 
     test('apply -k on a kustomize folder', async () => {
