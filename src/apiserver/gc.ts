@@ -3,7 +3,8 @@
  * when an owner is deleted (propagationPolicy Background, the default) its dependents are
  * deleted; `Orphan` (the `orphan` finalizer) strips the owner reference from dependents
  * first; `Foreground` (the `foregroundDeletion` finalizer) deletes dependents and lets the
- * owner go only when none is left. Work is queued, so a DELETE never waits for the sweep.
+ * owner go only when none is left. Work is queued, so a DELETE never waits for the sweep;
+ * a sweep at start collects what a crash left behind.
  */
 import type { Storage } from './storage.js';
 import type { Catalog } from './catalog.js';
@@ -33,6 +34,29 @@ export class GarbageCollector {
   /** An object being deleted carries `orphan` or `foregroundDeletion`. */
   finalizing(r: ResourceInfo, obj: any): void {
     this.push({ kind: 'finalize', r, namespace: obj.metadata.namespace, name: obj.metadata.name });
+  }
+
+  /**
+   * Sweeps once for dependents whose owners all vanished while the server was down (a crash
+   * between an owner's delete and its collection): each is collected as on a live delete.
+   */
+  async sweep(): Promise<void> {
+    const uids = new Set<string>();
+    const owned: { r: ResourceInfo; obj: any }[] = [];
+    const seen = new Set<string>();
+    for (const r of this.catalog.all()) {
+      if (seen.has(`${r.group}/${r.resource}`)) continue;
+      seen.add(`${r.group}/${r.resource}`);
+      for (const obj of (await this.storage.list(r, undefined, {})).items) {
+        uids.add(obj.metadata.uid);
+        if (obj.metadata.ownerReferences?.length) owned.push({ r, obj });
+      }
+    }
+    for (const { obj } of owned) {
+      for (const ref of obj.metadata.ownerReferences) {
+        if (!uids.has(ref.uid)) this.push({ kind: 'deleted', namespace: obj.metadata.namespace, uid: ref.uid, clusterScoped: false });
+      }
+    }
   }
 
   /** Stops taking work. */

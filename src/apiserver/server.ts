@@ -99,6 +99,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   for (const crd of (await storage.list(crds, undefined, {})).items) catalog.applyCrd(crd);
   await bootstrapNamespaces(storage);
   gc = new GarbageCollector(storage, catalog);
+  void gc.sweep().catch(() => {}); // in the background: serving starts at once
   nsc = new NamespaceController(storage, catalog);
   await nsc.start();
   const handlers = new Handlers(storage, catalog, { bookmarkMs: o.bookmarkMs });
