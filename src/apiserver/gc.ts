@@ -41,6 +41,9 @@ export class GarbageCollector {
    * between an owner's delete and its collection): each is collected as on a live delete.
    */
   async sweep(): Promise<void> {
+    // Only objects older than the sweep: a dependent made while it runs may name an owner
+    // created after that owner's kind was listed.
+    const before = Date.now() - 2000;
     const uids = new Set<string>();
     const owned: { r: ResourceInfo; obj: any }[] = [];
     const seen = new Set<string>();
@@ -49,7 +52,7 @@ export class GarbageCollector {
       seen.add(`${r.group}/${r.resource}`);
       for (const obj of (await this.storage.list(r, undefined, {})).items) {
         uids.add(obj.metadata.uid);
-        if (obj.metadata.ownerReferences?.length) owned.push({ r, obj });
+        if (obj.metadata.ownerReferences?.length && Date.parse(obj.metadata.creationTimestamp) < before) owned.push({ r, obj });
       }
     }
     for (const { obj } of owned) {
