@@ -91,6 +91,14 @@ test('discovery, version and OpenAPI v3 with fieldValidation on PATCH', async ()
   assert.deepEqual(patch['x-kubernetes-group-version-kind'], { group: 'apps', version: 'v1', kind: 'Deployment' });
   assert.ok(patch.parameters.some((p: any) => p.name === 'fieldValidation' && p.in === 'query'));
   assert.equal((await raw('GET', '/apis/nope.example.com/v1', { token: t })).status, 404);
+  const agg = await raw('GET', '/apis', { token: t, headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' } });
+  assert.equal(agg.headers['content-type'], 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList');
+  const appsAgg = agg.body.items.find((i: any) => i.metadata.name === 'apps');
+  const deploy = appsAgg.versions[0].resources.find((r: any) => r.resource === 'deployments');
+  assert.deepEqual(deploy.subresources.map((x: any) => `${x.subresource}:${x.responseKind.kind}`), ['status:Deployment', 'scale:Scale']);
+  const core = await raw('GET', '/api', { token: t, headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList' } });
+  assert.equal(core.body.apiVersion, 'apidiscovery.k8s.io/v2beta1');
+  assert.ok(core.body.items[0].versions[0].resources.some((r: any) => r.resource === 'pods' && r.scope === 'Namespaced'));
 });
 
 test('create fills server metadata; generateName; generation moves on spec changes only', async () => {

@@ -62,3 +62,53 @@ export function apiResourceList(catalog: Catalog, gv: string) {
   if (!rs) return undefined;
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources: rs.flatMap(entries) };
 }
+
+/** The aggregated-discovery versions this server speaks, best first. */
+const AGGREGATED = ['v2', 'v2beta1'];
+
+/** The aggregated discovery version the Accept header asks for first, if any. */
+export function wantsAggregated(accept: string | undefined): string | undefined {
+  for (const part of (accept ?? '').split(',')) {
+    const [type, ...ps] = part.split(';').map((x) => x.trim());
+    const p = Object.fromEntries(ps.map((x) => x.split('=').map((y) => y.trim())));
+    if (type === 'application/json' && p.g === 'apidiscovery.k8s.io' && p.as === 'APIGroupDiscoveryList' && AGGREGATED.includes(p.v)) return p.v;
+    if (type === 'application/json' && !p.as) return undefined; // plain JSON preferred
+  }
+  return undefined;
+}
+
+function aggregatedResource(r: ResourceInfo) {
+  const sub: Record<string, unknown>[] = [];
+  if (r.subresources?.status) sub.push({ subresource: 'status', responseKind: { group: r.group, version: r.version, kind: r.kind }, verbs: ['get', 'patch', 'update'] });
+  if (r.subresources?.scale) sub.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] });
+  if (r.subresources?.binding) sub.push({ subresource: 'binding', responseKind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] });
+  return {
+    resource: r.resource, responseKind: { group: r.group, version: r.version, kind: r.kind },
+    scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular, verbs: VERBS,
+    ...(r.shortNames ? { shortNames: r.shortNames } : {}), ...(r.categories ? { categories: r.categories } : {}),
+    ...(sub.length ? { subresources: sub } : {}),
+  };
+}
+
+/**
+ * Aggregated discovery (`APIGroupDiscoveryList`) of the core group (`/api`) or of every named
+ * group (`/apis`): one response instead of one per group-version.
+ */
+export function aggregatedDiscovery(catalog: Catalog, core: boolean, version: string) {
+  const groupsInOrder: string[] = [];
+  const byGroup = new Map<string, Map<string, ResourceInfo[]>>();
+  for (const r of catalog.all()) {
+    if ((r.group === '') !== core) continue;
+    if (!byGroup.has(r.group)) { byGroup.set(r.group, new Map()); groupsInOrder.push(r.group); }
+    const vs = byGroup.get(r.group)!;
+    if (!vs.has(r.version)) vs.set(r.version, []);
+    vs.get(r.version)!.push(r);
+  }
+  return {
+    kind: 'APIGroupDiscoveryList', apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {},
+    items: groupsInOrder.map((g) => ({
+      metadata: core ? {} : { name: g },
+      versions: [...byGroup.get(g)!].map(([v, rs]) => ({ version: v, resources: rs.map(aggregatedResource), freshness: 'Current' })),
+    })),
+  };
+}

@@ -17,7 +17,7 @@ import { makeHooks } from './hooks.js';
 import { Handlers } from './handlers.js';
 import { NamespaceController, bootstrapNamespaces } from './namespaces.js';
 import { GarbageCollector } from './gc.js';
-import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
+import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from './discovery.js';
 import { OpenApiCache } from './openapi.js';
 import { parseResourcePath, send } from './request.js';
 import { ApiError, toApiError } from './status.js';
@@ -120,8 +120,15 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     if (r) return handlers.handle(req, res, r, url.searchParams);
     if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     if (path === '/version') return send(res, 200, SERVER_VERSION);
-    if (path === '/api') return send(res, 200, apiVersions(address));
-    if (path === '/apis') return send(res, 200, apiGroupList(catalog));
+    if (path === '/api' || path === '/apis') {
+      const agg = wantsAggregated(req.headers.accept);
+      if (agg) {
+        const body = JSON.stringify(aggregatedDiscovery(catalog, path === '/api', agg));
+        res.writeHead(200, { 'Content-Type': `application/json;g=apidiscovery.k8s.io;v=${agg};as=APIGroupDiscoveryList`, 'Content-Length': Buffer.byteLength(body), Vary: 'Accept', 'Cache-Control': 'no-cache, private' });
+        return void res.end(body);
+      }
+      return send(res, 200, path === '/api' ? apiVersions(address) : apiGroupList(catalog), false, { Vary: 'Accept' });
+    }
     if (path === '/openapi/v3') return send(res, 200, openapi.index());
     if (path.startsWith('/openapi/v3/')) {
       const doc = openapi.doc(path.slice('/openapi/v3/'.length));
