@@ -1,7 +1,7 @@
 /**
- * Legacy discovery documents: /api (APIVersions), /apis (APIGroupList), /apis/G (APIGroup),
- * /api/v1 and /apis/G/V (APIResourceList). Every kubectl from 1.27 to 1.33 falls back to
- * these when the server answers its aggregated-discovery Accept with plain JSON.
+ * Discovery. Legacy documents: /api (APIVersions), /apis (APIGroupList), /apis/G (APIGroup),
+ * /api/v1 and /apis/G/V (APIResourceList). Aggregated discovery (APIGroupDiscoveryList v2 and
+ * v2beta1) on /api and /apis when the Accept header asks for it, as kubectl 1.27+ does.
  */
 import { createHash } from 'node:crypto';
 import { VERBS, groupVersion, type ResourceInfo } from './resources.js';
