@@ -1,9 +1,403 @@
 /**
- * The `skiff container` family of subcommands.
+ * The container subcommands, Docker/Podman style: run, create, start, ps, logs, exec, stop,
+ * kill, rm, inspect, wait, stats, top (top level and under `skiff container`), and the hidden
+ * `container cleanup` that conmon runs when a detached container exits.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { action, rootOf, ExitError } from './context.js';
+import { formatTable, humanSize, timeAgo } from './format.js';
+import { openImageStore } from './engine.js';
+import { InvalidArgumentError, SkiffError } from '../core/errors.js';
+import { ContainerEngine } from '../engine/container/engine.js';
+import type { ContainerOptions, BindMount } from '../engine/container/spec.js';
+import type { ContainerRecord } from '../engine/container/state.js';
+import { streamLogs } from '../engine/container/logs.js';
 
-/** Registers this module's subcommands on the root program. */
-export function register(program: Command): void {
-  void program;
+/** Opens the engine of the command's data root, recording unseen exits and undoing half-made work. */
+async function engineFor(c: Command, opts: { detachedExit?: boolean } = {}): Promise<ContainerEngine> {
+  const root = rootOf(c);
+  const engine = new ContainerEngine(root, {
+    images: openImageStore(root),
+    exitCommand: opts.detachedExit ? [process.execPath, process.argv[1], '--root', root, 'container', 'cleanup'] : undefined,
+  });
+  await engine.recover();
+  return engine;
 }
+
+/** Exit codes as Docker's CLI uses them: 125 for errors of skiff itself. */
+function runAction<A extends unknown[]>(fn: (...args: A) => Promise<number | void>) {
+  return action(async (...args: A) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      const code = (err as { exitCode?: number }).exitCode ?? 125;
+      throw new ExitError((err as Error).message, code);
+    }
+  });
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Parses `64m`, `1g`, `512k`, `1000` into bytes. */
+export function parseBytes(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(s.trim());
+  if (!m) throw new InvalidArgumentError(`invalid ${flag} "${s}": expected a size like 64m or 1g`);
+  const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as 'k'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+function parseNumber(s: string, flag: string, integer = false): number {
+  const n = Number(s);
+  if (s.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`invalid ${flag} "${s}": expected a${integer ? 'n integer' : ' number'}`);
+  return n;
+}
+
+interface RunFlags {
+  detach?: boolean; rm?: boolean; interactive?: boolean; tty?: boolean; name?: string;
+  env: string[]; envFile: string[]; workdir?: string; user?: string; entrypoint?: string;
+  volume: string[]; readOnly?: boolean; memory?: string; cpus?: string; cpuShares?: string;
+  pidsLimit?: string; capAdd: string[]; capDrop: string[]; privileged?: boolean;
+  securityOpt: string[]; network?: string; hostname?: string; userns?: string; label: string[];
+}
+
+function addRunFlags(cmd: Command): Command {
+  return cmd
+    .argument('<image>', 'image name or ID')
+    .argument('[command...]', 'command and arguments (default: the image\'s)')
+    .option('--name <name>', 'container name')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (KEY alone: take it from here)', collect, [])
+    .option('--env-file <file>', 'read environment variables from a file', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user to run as')
+    .option('--entrypoint <cmd>', 'override the image\'s entrypoint')
+    .option('-v, --volume <host:ctr[:ro]>', 'bind mount a host path or a named volume', collect, [])
+    .option('--read-only', 'mount the root filesystem read-only')
+    .option('-m, --memory <bytes>', 'memory limit (e.g. 64m)')
+    .option('--cpus <n>', 'number of CPUs (CFS quota)')
+    .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .option('--cap-add <cap>', 'add a capability', collect, [])
+    .option('--cap-drop <cap>', 'drop a capability', collect, [])
+    .option('--privileged', 'give the container every capability and no seccomp or masked paths')
+    .option('--security-opt <opt>', 'no-new-privileges[:true|false], seccomp=unconfined|PROFILE.json', collect, [])
+    .option('--network <mode>', 'none or host', 'none')
+    .option('-h, --hostname <name>', 'container hostname')
+    .option('--userns <mode>', 'host (default) or private: map root to an unprivileged host range')
+    .option('-l, --label <k=v>', 'set a label', collect, [])
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .passThroughOptions(); // flags after the image belong to the container's command
+}
+
+async function optionsFrom(root: string, image: string, command: string[], f: RunFlags): Promise<ContainerOptions> {
+  const env: string[] = [];
+  for (const file of f.envFile) {
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch {
+      throw new InvalidArgumentError(`cannot read --env-file ${file}`);
+    }
+    for (const line of text.split('\n')) if (line.trim() && !line.trim().startsWith('#')) env.push(line.trim());
+  }
+  env.push(...f.env);
+  const expanded = env.map((e) => (e.includes('=') ? e : process.env[e] !== undefined ? `${e}=${process.env[e]}` : '')).filter(Boolean);
+  for (const e of expanded) if (e.startsWith('=')) throw new InvalidArgumentError(`invalid environment variable "${e}"`);
+
+  const mounts: BindMount[] = f.volume.map((v) => {
+    const parts = v.split(':');
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) throw new InvalidArgumentError(`invalid volume "${v}": expected SOURCE:DEST[:ro|rw]`);
+    if (parts[2] && !/^(ro|rw)$/.test(parts[2])) throw new InvalidArgumentError(`invalid volume mode "${parts[2]}" in "${v}": expected ro or rw`);
+    let source = parts[0];
+    if (!path.isAbsolute(source)) {
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(source)) throw new InvalidArgumentError(`invalid volume name "${source}"`);
+      source = path.join(root, 'volumes', source, '_data');
+    }
+    return { source, destination: parts[1], readonly: parts[2] === 'ro' };
+  });
+
+  let noNewPrivileges: boolean | undefined;
+  let seccomp: string | undefined;
+  for (const s of f.securityOpt) {
+    const [k, v] = s.split(/[=:](.*)/s);
+    if (k === 'no-new-privileges') noNewPrivileges = v === undefined || v === '' || v === 'true';
+    else if (k === 'seccomp') seccomp = v || 'default';
+    else if (k === 'apparmor' || k === 'label') { /* no LSM on this host: accepted and ignored, as Docker does without AppArmor */ }
+    else throw new InvalidArgumentError(`invalid --security-opt "${s}"`);
+  }
+  if (f.network !== 'none' && f.network !== 'host') {
+    throw new InvalidArgumentError(`invalid --network "${f.network}": this build supports none and host (bridge networking comes with pod sandboxes)`);
+  }
+  if (f.userns !== undefined && !['host', 'private', 'auto'].includes(f.userns)) throw new InvalidArgumentError(`invalid --userns "${f.userns}": expected host or private`);
+  const labels: Record<string, string> = {};
+  for (const l of f.label) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return {
+    image,
+    name: f.name,
+    cmd: command.length ? command : undefined,
+    entrypoint: f.entrypoint !== undefined ? (f.entrypoint ? [f.entrypoint] : []) : undefined,
+    env: expanded,
+    workdir: f.workdir,
+    user: f.user,
+    hostname: f.hostname,
+    tty: !!f.tty,
+    stdin: !!f.interactive,
+    readOnly: !!f.readOnly,
+    mounts,
+    network: f.network as 'none' | 'host',
+    memory: f.memory !== undefined ? parseBytes(f.memory, '--memory') : undefined,
+    cpus: f.cpus !== undefined ? parseNumber(f.cpus, '--cpus') : undefined,
+    cpuShares: f.cpuShares !== undefined ? parseNumber(f.cpuShares, '--cpu-shares', true) : undefined,
+    pidsLimit: f.pidsLimit !== undefined ? parseNumber(f.pidsLimit, '--pids-limit', true) : undefined,
+    capAdd: f.capAdd,
+    capDrop: f.capDrop,
+    privileged: !!f.privileged,
+    noNewPrivileges,
+    seccomp,
+    userns: f.userns === 'private' || f.userns === 'auto',
+    labels,
+    autoRemove: !!f.rm,
+  };
+}
+
+/** Runs a container in the foreground: its output here, its exit code ours. */
+async function runForeground(engine: ContainerEngine, rec: ContainerRecord): Promise<number> {
+  const forward = (sig: NodeJS.Signals) => { void engine.kill(rec.id, sig).catch(() => {}); };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    await engine.start(rec.id);
+    const exited = engine.exited(rec);
+    await streamLogs(engine.logPath(rec), process.stdout, process.stderr, { follow: true, until: exited });
+    return await engine.wait(rec.id);
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
+}
+
+function statusText(r: ContainerRecord): string {
+  switch (r.status) {
+    case 'running': return `Up ${timeAgo(r.startedAt ?? r.createdAt).replace(/ ago$/, '').replace(/^Less than a second$/, 'Less than a second')}`;
+    case 'exited': return `Exited (${r.exitCode ?? -1}) ${r.finishedAt ? timeAgo(r.finishedAt) : ''}`.trim();
+    default: return r.status === 'created' ? 'Created' : 'Creating';
+  }
+}
+
+function inspectOf(engine: ContainerEngine, r: ContainerRecord): unknown {
+  const o = r.options;
+  return {
+    Id: r.id,
+    Name: r.name,
+    Created: r.createdAt,
+    Path: r.command[0],
+    Args: r.command.slice(1),
+    State: {
+      Status: r.status, Running: r.status === 'running', Pid: r.pid ?? 0, ExitCode: r.exitCode ?? 0,
+      OOMKilled: !!r.oomKilled, Error: r.error ?? '', StartedAt: r.startedAt ?? '', FinishedAt: r.finishedAt ?? '',
+    },
+    Image: r.imageId,
+    ImageName: r.image,
+    LogPath: engine.logPath(r),
+    Runtime: engine.runtime.name,
+    RuntimeReason: engine.runtime.reason,
+    Config: { Hostname: o.hostname ?? r.id.slice(0, 12), User: o.user ?? '', Env: o.env ?? [], Cmd: o.cmd ?? null, Entrypoint: o.entrypoint ?? null, WorkingDir: o.workdir ?? '', Labels: o.labels ?? {}, Tty: !!o.tty, OpenStdin: !!o.stdin },
+    HostConfig: {
+      Memory: o.memory ?? 0, NanoCpus: o.cpus ? Math.round(o.cpus * 1e9) : 0, CpuShares: o.cpuShares ?? 0, PidsLimit: o.pidsLimit ?? 0,
+      CapAdd: o.capAdd ?? [], CapDrop: o.capDrop ?? [], Privileged: !!o.privileged, ReadonlyRootfs: !!o.readOnly,
+      NetworkMode: o.network ?? 'none', SecurityOpt: [o.noNewPrivileges === false ? 'no-new-privileges=false' : 'no-new-privileges', ...(o.seccomp ? [`seccomp=${o.seccomp}`] : [])],
+      AutoRemove: !!o.autoRemove, UsernsMode: o.userns ? 'private' : 'host',
+    },
+    Mounts: (o.mounts ?? []).map((m) => ({ Type: 'bind', Source: m.source, Destination: m.destination, RW: !m.readonly })),
+  };
+}
+
+async function statsRows(engine: ContainerEngine, recs: ContainerRecord[]): Promise<string[][]> {
+  const first = await Promise.all(recs.map((r) => engine.stats(r.id)));
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, 500));
+  const second = await Promise.all(recs.map((r) => engine.stats(r.id)));
+  const wallNs = Number(process.hrtime.bigint() - t0);
+  return second.map((s, i) => {
+    const cpu = Math.max(0, (s.cpuNs - first[i].cpuNs) / wallNs * 100);
+    const lim = Number.isFinite(s.memoryLimit) ? s.memoryLimit : 0;
+    return [s.id.slice(0, 12), s.name, `${cpu.toFixed(2)}%`, `${humanSize(s.memoryBytes)} / ${lim ? humanSize(lim) : 'unlimited'}`, lim ? `${(s.memoryBytes / lim * 100).toFixed(2)}%` : '--', String(s.pids)];
+  });
+}
+
+/** Registers the container subcommands. */
+export function register(program: Command): void {
+  const group = program.command('container').description('manage containers').enablePositionalOptions();
+  const both = (name: string, describe: (c: Command) => void) => {
+    describe(program.command(name));
+    describe(group.command(name));
+  };
+
+  both('run', (c) => addRunFlags(c.description('create and start a container'))
+    .option('-d, --detach', 'run in the background and print the container ID')
+    .option('--rm', 'remove the container when it exits')
+    .action(runAction(async (image: string, command: string[], f: RunFlags & { detach?: boolean }, cmd: Command) => {
+      if (f.detach && (f.interactive || f.tty)) throw new InvalidArgumentError('-d cannot be combined with -i/-t in this build');
+      const engine = await engineFor(cmd, { detachedExit: !!f.detach });
+      const rec = await engine.create(await optionsFrom(engine.root, image, command, f));
+      if (f.interactive || f.tty) {
+        const code = await engine.runInteractive(rec);
+        return code;
+      }
+      if (f.detach) {
+        await engine.start(rec.id);
+        console.log(rec.id);
+        return 0;
+      }
+      return runForeground(engine, rec);
+    })));
+
+  both('create', (c) => addRunFlags(c.description('create a container without starting it'))
+    .option('--rm', 'remove the container when it exits')
+    .action(runAction(async (image: string, command: string[], f: RunFlags, cmd: Command) => {
+      if (f.interactive || f.tty) throw new InvalidArgumentError('create with -i/-t is not supported; use run -it');
+      const engine = await engineFor(cmd, { detachedExit: true });
+      console.log((await engine.create(await optionsFrom(engine.root, image, command, f))).id);
+    })));
+
+  both('start', (c) => c.description('start created containers').argument('<container...>')
+    .action(action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      for (const r of refs) console.log((await engine.start(r)).name);
+    })));
+
+  both('ps', (c) => c.description('list containers')
+    .option('-a, --all', 'show all containers (default: running)')
+    .option('-q, --quiet', 'only IDs')
+    .option('--no-trunc', 'do not truncate')
+    .action(action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean }, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      const recs = (await engine.list(!!o.all)).reverse();
+      if (o.quiet) {
+        for (const r of recs) console.log(o.trunc === false ? r.id : r.id.slice(0, 12));
+        return;
+      }
+      const rows = recs.map((r) => {
+        const command = JSON.stringify(r.command.join(' '));
+        return [o.trunc === false ? r.id : r.id.slice(0, 12), r.image, o.trunc === false ? command : command.length > 22 ? command.slice(0, 19) + '…"' : command, timeAgo(r.createdAt), statusText(r), '', r.name];
+      });
+      console.log(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
+    })));
+
+  both('logs', (c) => c.description('show a container\'s output').argument('<container>')
+    .option('-f, --follow', 'follow the output until the container exits')
+    .option('-n, --tail <n>', 'only the last N lines')
+    .option('-t, --timestamps', 'show timestamps')
+    .action(action(async (ref: string, o: { follow?: boolean; tail?: string; timestamps?: boolean }, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      const rec = await engine.resolve(ref);
+      const tail = o.tail === undefined || o.tail === 'all' ? undefined : parseNumber(o.tail, '--tail', true);
+      const follow = !!o.follow && rec.status === 'running';
+      await streamLogs(engine.logPath(rec), process.stdout, process.stderr, {
+        tail, timestamps: o.timestamps, follow, until: follow ? engine.exited(rec) : undefined,
+      });
+    })));
+
+  both('exec', (c) => c.description('run a command in a running container').argument('<container>').argument('<command...>')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable', collect, [])
+    .option('-u, --user <user[:group]>', 'user to run as')
+    .option('-w, --workdir <dir>', 'working directory')
+    .passThroughOptions()
+    .action(runAction(async (ref: string, command: string[], o: { interactive?: boolean; tty?: boolean; env: string[]; user?: string; workdir?: string }, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      return engine.exec(ref, { cmd: command, tty: o.tty, interactive: o.interactive, env: o.env, user: o.user, workdir: o.workdir });
+    })));
+
+  both('stop', (c) => c.description('stop containers (stop signal, then SIGKILL)').argument('<container...>')
+    .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
+    .action(action(async (refs: string[], o: { time: string }, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      const t = parseNumber(o.time, '--time', true);
+      for (const r of refs) {
+        await engine.stop(r, t);
+        console.log(r);
+      }
+    })));
+
+  both('kill', (c) => c.description('send a signal to containers').argument('<container...>')
+    .option('-s, --signal <signal>', 'signal to send', 'SIGKILL')
+    .action(action(async (refs: string[], o: { signal: string }, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      for (const r of refs) {
+        await engine.kill(r, o.signal);
+        console.log(r);
+      }
+    })));
+
+  both('rm', (c) => c.description('remove containers').argument('<container...>')
+    .option('-f, --force', 'kill and remove running containers')
+    .action(action(async (refs: string[], o: { force?: boolean }, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      let failed = 0;
+      for (const r of refs) {
+        try {
+          await engine.remove(r, { force: o.force });
+          console.log(r);
+        } catch (err) {
+          process.stderr.write(`skiff: ${(err as Error).message}\n`);
+          failed++;
+        }
+      }
+      return failed ? 1 : 0;
+    })));
+
+  both('inspect', (c) => c.description('show containers in detail (JSON)').argument('<container...>')
+    .action(action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      const out = [];
+      for (const r of refs) out.push(inspectOf(engine, await engine.resolve(r)));
+      console.log(JSON.stringify(out, null, 2));
+    })));
+
+  both('wait', (c) => c.description('wait for containers to exit and print their exit codes').argument('<container...>')
+    .action(action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      for (const r of refs) console.log(await engine.wait(r));
+    })));
+
+  both('stats', (c) => c.description('CPU, memory and process counts from the cgroups').argument('[container...]')
+    .option('--no-stream', 'print one sample and exit')
+    .action(action(async (refs: string[], o: { stream?: boolean }, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      const recs = refs.length ? await Promise.all(refs.map((r) => engine.resolve(r))) : await engine.list(false);
+      const head = ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'PIDS'];
+      do {
+        const table = formatTable(head, await statsRows(engine, recs));
+        if (o.stream !== false && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        console.log(table);
+      } while (o.stream !== false);
+    })));
+
+  both('top', (c) => c.description('show the processes of a container').argument('<container>').argument('[ps-options...]')
+    .action(action(async (ref: string, psArgs: string[], _o: unknown, cmd: Command) => {
+      const engine = await engineFor(cmd);
+      process.stdout.write(await engine.top(ref, psArgs.length ? psArgs.join(' ') : undefined));
+    })));
+
+  group.command('cleanup', { hidden: true }).argument('<id>')
+    .description('record a container\'s exit and release what it held (run by conmon)')
+    .action(action(async (id: string, _o: unknown, cmd: Command) => {
+      const engine = new ContainerEngine(rootOf(cmd), { images: openImageStore(rootOf(cmd)) });
+      await engine.finalize(id);
+    }));
+
+  group.command('recover').description('reconcile container records with the runtime after a crash')
+    .action(action(async (_o: unknown, cmd: Command) => {
+      const engine = new ContainerEngine(rootOf(cmd), { images: openImageStore(rootOf(cmd)) });
+      for (const line of await engine.recover()) console.log(line);
+    }));
+}
+
+export { SkiffError };

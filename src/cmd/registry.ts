@@ -8,10 +8,16 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { parseReference, familiarName } from '../engine/image/reference.js';
 import { parsePlatform } from '../engine/image/manifest.js';
 import { loadCredentials, saveCredentials } from '../engine/image/registry/auth.js';
-import { RegistryClient } from '../engine/image/registry/client.js';
-import { progressFor } from '../engine/image/registry/progress.js';
-import { pull } from '../engine/image/registry/pull.js';
-import { push } from '../engine/image/registry/push.js';
+
+// The HTTP client (undici) costs ~150 ms to load: only the commands that talk to a
+// registry load it, so every other skiff command starts without it.
+const registryModules = async () => {
+  const [client, progress, pullM, pushM] = await Promise.all([
+    import('../engine/image/registry/client.js'), import('../engine/image/registry/progress.js'),
+    import('../engine/image/registry/pull.js'), import('../engine/image/registry/push.js'),
+  ]);
+  return { RegistryClient: client.RegistryClient, progressFor: progress.progressFor, pull: pullM.pull, push: pushM.push };
+};
 
 interface TransportOpts { tlsVerify?: boolean; insecureRegistry?: boolean; quiet?: boolean }
 
@@ -25,6 +31,7 @@ export function register(program: Command): void {
     .option('--tls-verify <bool>', 'require HTTPS and verify certificates (default true; loopback registries may use HTTP)', parseBool)
     .option('--insecure-registry', 'allow plain HTTP or unverified TLS for this registry')
     .action(action(async (name: string, opts: TransportOpts & { platform?: string }, c: Command) => {
+      const { pull, progressFor } = await registryModules();
       const root = rootOf(c);
       const ref = parseReference(name);
       const store = openImageStore(root);
@@ -45,6 +52,7 @@ export function register(program: Command): void {
     .option('--tls-verify <bool>', 'require HTTPS and verify certificates', parseBool)
     .option('--insecure-registry', 'allow plain HTTP or unverified TLS for this registry')
     .action(action(async (src: string, dst: string | undefined, opts: TransportOpts, c: Command) => {
+      const { push, progressFor } = await registryModules();
       const root = rootOf(c);
       const store = openImageStore(root);
       const target = parseReference(dst ?? ((await store.get(src)).name || src));
@@ -74,6 +82,7 @@ export function register(program: Command): void {
         password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
       }
       if (!password) throw new InvalidArgumentError('login needs --password or --password-stdin');
+      const { RegistryClient } = await registryModules();
       const creds = { username: opts.username, password };
       const client = new RegistryClient(host, { credentials: creds, insecure: insecure(opts) });
       // /v2/ answers 401 to anonymous requests on a protected registry; with the credentials

@@ -11,6 +11,7 @@ const program = new Command('skiff')
   .description('Skiff: a lightweight Kubernetes-compatible container platform')
   .version('0.1.0')
   .option('--root <dir>', 'data root (default: $SKIFF_ROOT or /var/lib/skiff)')
+  .enablePositionalOptions()
   .showSuggestionAfterError()
   .exitOverride();
 

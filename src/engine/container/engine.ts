@@ -1,0 +1,572 @@
+/**
+ * The container engine: a library with a small interface (create, start, stop, kill, remove,
+ * exec, wait, list, inspect, stats, top, recover) that the CLI uses today and the node agent
+ * will use tomorrow. Daemonless, like Podman: each container runs under its own conmon, which
+ * outlives the process that started it, keeps its log (CRI format) and writes its exit code.
+ *
+ * Order of work, so that a crash at any point is recoverable:
+ *   create: record (status creating, creator pid) → overlay mount → bundle → conmon + runtime
+ *           create → record (created)
+ *   remove: record (removing) → runtime delete → unmount → cgroups → directory (record last)
+ * `recover()` undoes half-made containers whose creator died, finishes interrupted removals,
+ * and records exits that nobody saw.
+ */
+import fs from 'node:fs/promises';
+import { existsSync, readFileSync, watch } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, UnavailableError, FailedPreconditionError } from '../../core/errors.js';
+import { withLock } from '../../lib/lock.js';
+import { ImageStore } from '../image/store.js';
+import { type ContainerOptions, buildSpec, commandFor, hardNofile, resolveUser } from './spec.js';
+import { type RuntimeChoice, chooseRuntime, cleanRuntimeError, runtimeCmd, runtimeList } from './runtime.js';
+import { type ContainerRecord, ContainerPaths, listIds, readRecord, writeRecord } from './state.js';
+import { cgroupPids, oomKills, readStats, removeCgroups, type CgroupStats } from './cgroups.js';
+import { randomName } from './names.js';
+
+const exec = promisify(execFile);
+
+/** Options of an engine. */
+export interface EngineOptions {
+  /** The image store (default: the data root's). */
+  images?: ImageStore;
+  /**
+   * A command conmon runs when a detached container exits (Skiff's CLI passes
+   * `skiff --root R container cleanup`), so exits are recorded and `--rm` honoured even when
+   * no skiff process is watching.
+   */
+  exitCommand?: string[];
+}
+
+/** Options of `exec`. */
+export interface ExecOptions {
+  cmd: string[];
+  tty?: boolean;
+  interactive?: boolean;
+  env?: string[];
+  user?: string;
+  workdir?: string;
+}
+
+/** The engine for one data root. */
+export class ContainerEngine {
+  readonly root: string;
+  readonly images: ImageStore;
+  readonly runtime: RuntimeChoice;
+  private readonly stateRoot: string;
+  private readonly opts: EngineOptions;
+
+  constructor(root: string, opts: EngineOptions = {}) {
+    this.root = root;
+    this.opts = opts;
+    this.images = opts.images ?? new ImageStore(root);
+    this.runtime = chooseRuntime();
+    this.stateRoot = path.join(root, 'runc');
+  }
+
+  private paths(id: string): ContainerPaths {
+    return new ContainerPaths(this.root, id);
+  }
+
+  private rt(args: string[]): Promise<string> {
+    return runtimeCmd(this.runtime, this.stateRoot, args);
+  }
+
+  /** Finds a container by full ID, unique ID prefix, or name. */
+  async resolve(ref: string): Promise<ContainerRecord> {
+    const ids = await listIds(this.root);
+    if (ids.includes(ref)) {
+      const r = await readRecord(this.paths(ref));
+      if (r) return r;
+    }
+    const recs = (await Promise.all(ids.map((id) => readRecord(this.paths(id))))).filter((r): r is ContainerRecord => !!r);
+    const byName = recs.find((r) => r.name === ref);
+    if (byName) return byName;
+    if (/^[0-9a-f]{3,64}$/.test(ref)) {
+      const hits = recs.filter((r) => r.id.startsWith(ref));
+      if (hits.length === 1) return hits[0];
+      if (hits.length > 1) throw new InvalidArgumentError(`container ID prefix "${ref}" is ambiguous`);
+    }
+    throw new NotFoundError(`no such container: ${ref}`);
+  }
+
+  /** Creates a container (not started). On failure nothing is left behind. */
+  async create(o: ContainerOptions): Promise<ContainerRecord> {
+    validate(o);
+    const imgRec = await this.images.get(o.image);
+    const img = await this.images.resolve(imgRec);
+    const command = commandFor(img.config, o);
+    const id = randomBytes(32).toString('hex');
+    const p = this.paths(id);
+    const rec: ContainerRecord = {
+      id, name: o.name ?? '', image: o.image, imageId: img.id, options: o, command,
+      status: 'creating', createdAt: new Date().toISOString(), creatorPid: process.pid,
+      runtime: this.runtime.name, lowerDirs: [],
+    };
+    // The name is reserved by writing the record under the names lock.
+    await fs.mkdir(path.join(this.root, 'containers'), { recursive: true });
+    await withLock(path.join(this.root, 'containers', 'names'), async () => {
+      const taken = new Set((await this.list(true, false)).map((r) => r.name));
+      if (o.name && taken.has(o.name)) {
+        const other = await this.resolve(o.name);
+        throw new AlreadyExistsError(`the container name "${o.name}" is already in use by container ${other.id.slice(0, 12)}; remove it or choose another name`);
+      }
+      if (!o.name) do rec.name = randomName(); while (taken.has(rec.name));
+      await fs.mkdir(p.dir, { recursive: true, mode: 0o700 });
+      await writeRecord(p, rec);
+    });
+    try {
+      rec.lowerDirs = await this.images.unpack(img);
+      await this.prepareBundle(rec, img.config);
+      if (o.tty || o.stdin) {
+        // Interactive containers are run by `runInteractive` (runc in the foreground).
+        rec.status = 'created';
+        delete rec.creatorPid;
+        await writeRecord(p, rec);
+        return rec;
+      }
+      await this.spawnConmon(rec);
+      rec.status = 'created';
+      delete rec.creatorPid;
+      await writeRecord(p, rec);
+      return rec;
+    } catch (err) {
+      await this.destroy(rec).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async prepareBundle(rec: ContainerRecord, image: Awaited<ReturnType<ImageStore['resolve']>>['config']): Promise<void> {
+    const p = this.paths(rec.id);
+    const o = rec.options;
+    await Promise.all([p.upper, p.work, p.rootfs, p.exitDir, p.etc].map((d) => fs.mkdir(d, { recursive: true })));
+    if (o.userns) await fs.chown(p.upper, 100000, 100000);
+    await exec('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rec.lowerDirs.join(':')},upperdir=${p.upper},workdir=${p.work}`, p.rootfs]);
+    const hostname = o.hostname ?? (o.network === 'host' ? os.hostname() : rec.id.slice(0, 12));
+    let etcFiles = o.etcFiles;
+    if (!etcFiles) {
+      // Without a pod sandbox, the container gets its own copies, as Docker writes them.
+      const hosts = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${o.network === 'host' ? '' : `127.0.1.1\t${hostname}\n`}`;
+      const resolv = await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+      await fs.writeFile(path.join(p.etc, 'hosts'), o.network === 'host' ? await fs.readFile('/etc/hosts', 'utf8').catch(() => hosts) : hosts);
+      await fs.writeFile(path.join(p.etc, 'resolv.conf'), resolv);
+      await fs.writeFile(path.join(p.etc, 'hostname'), hostname + '\n');
+      etcFiles = { hosts: path.join(p.etc, 'hosts'), resolvConf: path.join(p.etc, 'resolv.conf'), hostname: path.join(p.etc, 'hostname') };
+    }
+    for (const m of o.mounts ?? []) {
+      if (!existsSync(m.source)) await fs.mkdir(m.source, { recursive: true });
+    }
+    const user = await resolveUser(p.rootfs, o.user ?? image.config?.User);
+    let seccompProfile: object | undefined;
+    if (o.seccomp && o.seccomp !== 'default' && o.seccomp !== 'unconfined') {
+      try {
+        seccompProfile = JSON.parse(await fs.readFile(o.seccomp, 'utf8'));
+      } catch (err) {
+        throw new InvalidArgumentError(`invalid seccomp profile ${o.seccomp}: ${(err as Error).message}`);
+      }
+    }
+    const spec = buildSpec({ ...o, etcFiles }, { id: rec.id, rootfs: p.rootfs, hostname, image, user, nofile: Math.min(1048576, await hardNofile()), seccompProfile });
+    await fs.writeFile(path.join(p.bundle, 'config.json'), JSON.stringify(spec));
+  }
+
+  private async spawnConmon(rec: ContainerRecord): Promise<void> {
+    const p = this.paths(rec.id);
+    const sockDir = path.join(this.root, 'run', 'sock');
+    await fs.mkdir(sockDir, { recursive: true });
+    const args = [
+      '--api-version', '1', '-c', rec.id, '-u', rec.id.slice(0, 12), '-n', rec.name,
+      '-r', this.runtime.path, '-b', p.bundle, '-p', p.pidFile, '-P', p.conmonPidFile,
+      '-l', `k8s-file:${p.log}`, '--exit-dir', p.exitDir, '--socket-dir-path', sockDir,
+      '--log-level', 'error', '--no-sync-log', '--runtime-arg', `--root=${this.stateRoot}`,
+    ];
+    if (this.opts.exitCommand?.length) {
+      args.push('--exit-command', this.opts.exitCommand[0]);
+      for (const a of [...this.opts.exitCommand.slice(1), rec.id]) args.push('--exit-command-arg', a);
+    }
+    const child = spawn('conmon', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' } });
+    const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    let stderr = '';
+    child.stderr!.on('data', (d) => { stderr += d; });
+    const msg = await new Promise<{ data?: number; message?: string }>((resolve, reject) => {
+      let buf = '';
+      const done = (v: { data?: number; message?: string } | Error) => {
+        sync.removeAllListeners();
+        // The daemonised conmon keeps its end of these pipes; let go of ours.
+        sync.destroy();
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        child.unref();
+        if (v instanceof Error) reject(v); else resolve(v);
+      };
+      sync.on('data', (d: Buffer) => {
+        buf += d.toString();
+        try {
+          done(JSON.parse(buf));
+        } catch {
+          // not complete yet
+        }
+      });
+      sync.on('end', () => done(new UnavailableError(`conmon exited without reporting: ${stderr.trim() || 'no output'}`)));
+      child.on('error', (e) => done(new UnavailableError(`cannot start conmon: ${e.message}`)));
+    });
+    if (msg.data === undefined || msg.data < 0) {
+      const why = cleanRuntimeError(msg.message ?? stderr ?? 'unknown error');
+      throw runtimeFailure(why);
+    }
+    rec.pid = msg.data;
+    rec.conmonPid = Number((await fs.readFile(p.conmonPidFile, 'utf8').catch(() => '0')).trim()) || undefined;
+  }
+
+  /** Starts a created container. */
+  async start(ref: string): Promise<ContainerRecord> {
+    const rec = await this.resolve(ref);
+    const p = this.paths(rec.id);
+    return withLock(p.dir, async () => {
+      const cur = (await readRecord(p))!;
+      if (cur.status === 'running') return cur;
+      if (cur.status !== 'created') throw new FailedPreconditionError(`container ${cur.name} is ${cur.status}; only created containers can be started`);
+      try {
+        await this.rt(['start', cur.id]);
+      } catch (err) {
+        throw runtimeFailure((err as Error).message);
+      }
+      cur.status = 'running';
+      cur.startedAt = new Date().toISOString();
+      await writeRecord(p, cur);
+      return cur;
+    });
+  }
+
+  /**
+   * Runs an interactive container (`-i`/`-t`) with the runtime in the foreground on this
+   * process's stdio: runc itself allocates the pseudo-terminal and forwards window sizes.
+   * Such a container lives as long as this process; its output is not logged. Returns the
+   * exit code.
+   */
+  async runInteractive(rec: ContainerRecord): Promise<number> {
+    const p = this.paths(rec.id);
+    rec.status = 'running';
+    rec.startedAt = new Date().toISOString();
+    await writeRecord(p, rec);
+    const child = spawn(this.runtime.path, ['--root', this.stateRoot, 'run', '--bundle', p.bundle, '--pid-file', p.pidFile, rec.id], { stdio: 'inherit' });
+    const code = await new Promise<number>((resolve) => child.on('exit', (c, sig) => resolve(c ?? 128 + (os.constants.signals[sig as NodeJS.Signals] ?? 0))));
+    await fs.writeFile(p.exitFile, String(code));
+    await this.finalize(rec.id);
+    return code;
+  }
+
+  /** Waits for a container to exit; returns its exit code (records the exit). */
+  async wait(ref: string): Promise<number> {
+    const rec = await this.resolve(ref);
+    if (rec.status === 'exited') return rec.exitCode ?? -1;
+    if (rec.status === 'creating') throw new FailedPreconditionError(`container ${rec.name} is being created`);
+    const p = this.paths(rec.id);
+    await waitForFile(p.exitFile, () => this.isGone(rec));
+    const done = await this.finalize(rec.id);
+    return done?.exitCode ?? -1;
+  }
+
+  /** True when the container cannot still be running (for waits on containers whose conmon died). */
+  private async isGone(rec: ContainerRecord): Promise<boolean> {
+    if (existsSync(this.paths(rec.id).exitFile)) return true;
+    if (rec.conmonPid && alive(rec.conmonPid)) return false;
+    if (rec.pid && alive(rec.pid)) return false;
+    return !!rec.conmonPid || !!rec.pid;
+  }
+
+  /**
+   * Records a container's exit (code, OOM kill), releases its runtime state, cgroups and
+   * rootfs mount, and removes it if it was created with autoRemove. Safe to call twice.
+   */
+  async finalize(id: string): Promise<ContainerRecord | undefined> {
+    const p = this.paths(id);
+    const out = await withLock(p.dir, async () => {
+      const rec = await readRecord(p);
+      if (!rec || rec.status === 'exited') return rec;
+      const text = await fs.readFile(p.exitFile, 'utf8').catch(() => undefined);
+      rec.exitCode = text !== undefined && /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : (rec.exitCode ?? 255);
+      rec.oomKilled = (await oomKills(id)) > 0;
+      rec.status = 'exited';
+      rec.finishedAt = new Date().toISOString();
+      delete rec.pid;
+      await this.rt(['delete', '--force', id]).catch(() => {});
+      await unmount(p.rootfs);
+      await removeCgroups(id);
+      await writeRecord(p, rec);
+      return rec;
+    });
+    if (out?.status === 'exited' && out.options.autoRemove) await this.remove(id, { force: true }).catch(() => {});
+    return out;
+  }
+
+  /** Sends a signal to a running container. */
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = await this.resolve(ref);
+    if (rec.status !== 'running' && rec.status !== 'created') throw new FailedPreconditionError(`container ${rec.name} is not running`);
+    const sig = signal.toUpperCase().replace(/^(SIG)?/, 'SIG');
+    if (!/^\d+$/.test(signal) && !(sig in os.constants.signals)) throw new InvalidArgumentError(`invalid signal "${signal}"`);
+    await this.rt(['kill', rec.id, /^\d+$/.test(signal) ? signal : sig]);
+  }
+
+  /** Stops a container: its stop signal, then SIGKILL after `timeout` seconds. */
+  async stop(ref: string, timeout = 10): Promise<ContainerRecord | undefined> {
+    const rec = await this.resolve(ref);
+    if (rec.status === 'exited') return rec;
+    const p = this.paths(rec.id);
+    const signal = rec.options.stopSignal ?? (await this.imageStopSignal(rec)) ?? 'SIGTERM';
+    await this.kill(rec.id, signal).catch(() => {});
+    const exited = await waitForFile(p.exitFile, () => this.isGone(rec), timeout * 1000);
+    if (!exited) {
+      await this.rt(['kill', rec.id, 'SIGKILL']).catch(() => {});
+      await waitForFile(p.exitFile, () => this.isGone(rec), 10_000);
+    }
+    return this.finalize(rec.id);
+  }
+
+  private async imageStopSignal(rec: ContainerRecord): Promise<string | undefined> {
+    try {
+      return (await this.images.resolve(await this.images.get(rec.imageId))).config.config?.StopSignal;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes a container; a running one only with `force` (it is killed first). */
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    const rec = await this.resolve(ref);
+    if ((rec.status === 'running' || rec.status === 'created') && !opts.force && !existsSync(this.paths(rec.id).exitFile)) {
+      throw new ConflictError(`cannot remove container ${rec.name}: it is ${rec.status}; stop it first or use -f`);
+    }
+    await this.destroy(rec);
+  }
+
+  /** Releases everything a container has, in the order that keeps a crash recoverable. */
+  private async destroy(rec: ContainerRecord): Promise<void> {
+    const p = this.paths(rec.id);
+    await withLock(p.dir, async () => {
+      const cur = await readRecord(p);
+      if (cur) {
+        cur.status = 'exited';
+        cur.error = 'removing';
+        await writeRecord(p, cur).catch(() => {});
+      }
+      await this.rt(['delete', '--force', rec.id]).catch(() => {});
+      if (rec.conmonPid && alive(rec.conmonPid)) {
+        // conmon leaves once the container is gone; give it a moment.
+        for (let i = 0; i < 50 && alive(rec.conmonPid); i++) await new Promise((r) => setTimeout(r, 20));
+      }
+      await unmount(p.rootfs);
+      await removeCgroups(rec.id);
+      await fs.rm(p.dir, { recursive: true, force: true });
+    });
+    await fs.rm(`${p.dir}.lock`, { recursive: true, force: true }).catch(() => {});
+  }
+
+  /**
+   * Every container, oldest first. With `refresh`, running containers whose exit nobody has
+   * recorded yet are finalized first (cheap: a stat of their exit file).
+   */
+  async list(all = true, refresh = true): Promise<ContainerRecord[]> {
+    const ids = await listIds(this.root);
+    const out: ContainerRecord[] = [];
+    for (const id of ids) {
+      let rec = await readRecord(this.paths(id));
+      if (!rec) continue;
+      if (refresh && (rec.status === 'running' || rec.status === 'created') && existsSync(this.paths(id).exitFile)) {
+        rec = await this.finalize(id);
+        if (!rec) continue;
+      }
+      if (all || rec.status === 'running') out.push(rec);
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Image IDs used by containers (the image store asks before removing images). */
+  async imagesInUse(): Promise<Set<string>> {
+    return new Set((await this.list(true, false)).map((r) => r.imageId));
+  }
+
+  /** Runs a command in a running container; returns its exit code (126/127 as Docker does). */
+  async exec(ref: string, e: ExecOptions): Promise<number> {
+    const rec = await this.resolve(ref);
+    if (rec.status !== 'running') throw new FailedPreconditionError(`container ${rec.name} is not running`);
+    if (!e.cmd.length) throw new InvalidArgumentError('exec needs a command');
+    const args = ['--root', this.stateRoot, 'exec'];
+    if (e.tty) args.push('--tty');
+    for (const v of e.env ?? []) args.push('--env', v);
+    if (e.workdir) args.push('--cwd', e.workdir);
+    if (e.user) {
+      const u = await resolveUser(this.paths(rec.id).rootfs, e.user);
+      args.push('--user', `${u.uid}:${u.gid}`);
+    }
+    args.push(rec.id, ...e.cmd);
+    const child = spawn(this.runtime.path, args, { stdio: [e.interactive || e.tty ? 'inherit' : 'ignore', 'inherit', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (!/level=error|runc exec failed/.test(d.toString())) process.stderr.write(d);
+    });
+    const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 255)));
+    if (code !== 0 && /executable file not found|no such file or directory/.test(err)) {
+      throw Object.assign(new InvalidArgumentError(cleanRuntimeError(err)), { exitCode: 127 });
+    }
+    if (code !== 0 && /permission denied/.test(err)) throw Object.assign(new InvalidArgumentError(cleanRuntimeError(err)), { exitCode: 126 });
+    return code;
+  }
+
+  /** Resource usage of a running container. */
+  async stats(ref: string): Promise<CgroupStats & { id: string; name: string }> {
+    const rec = await this.resolve(ref);
+    return { id: rec.id, name: rec.name, ...(await readStats(rec.id)) };
+  }
+
+  /** The processes of a running container, as `ps` shows them. */
+  async top(ref: string, psArgs = '-o user,pid,ppid,c,stime,tty,time,cmd'): Promise<string> {
+    const rec = await this.resolve(ref);
+    if (rec.status !== 'running') throw new FailedPreconditionError(`container ${rec.name} is not running`);
+    const pids = await cgroupPids(rec.id);
+    if (!pids.length) return '';
+    const { stdout } = await exec('ps', [...psArgs.split(/\s+/), '-p', pids.join(',')]);
+    return stdout;
+  }
+
+  /** The log file of a container (CRI format). */
+  logPath(rec: ContainerRecord): string {
+    return this.paths(rec.id).log;
+  }
+
+  /** Resolves when the container's exit file appears. */
+  exited(rec: ContainerRecord): Promise<boolean> {
+    return waitForFile(this.paths(rec.id).exitFile, () => this.isGone(rec));
+  }
+
+  /**
+   * Reconciles records with reality after a crash: half-made containers whose creator died
+   * are undone, interrupted removals finished, unseen exits recorded, and runtime state or
+   * rootfs mounts that no record owns released. Returns what it did, for logging.
+   */
+  async recover(): Promise<string[]> {
+    const did: string[] = [];
+    const ids = new Set(await listIds(this.root));
+    for (const id of ids) {
+      const p = this.paths(id);
+      const rec = await readRecord(p);
+      if (!rec) {
+        // A directory without a record: a create that died before its first write.
+        const st = await fs.stat(p.dir).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs > 30_000) {
+          await unmount(p.rootfs);
+          await fs.rm(p.dir, { recursive: true, force: true });
+          did.push(`removed record-less ${id.slice(0, 12)}`);
+        }
+        continue;
+      }
+      if ((rec.status === 'creating' && !(rec.creatorPid && alive(rec.creatorPid))) || rec.error === 'removing') {
+        await this.destroy(rec);
+        did.push(`removed half-made or half-removed ${rec.name}`);
+      } else if ((rec.status === 'running' || rec.status === 'created') && (await this.isGone(rec))) {
+        await this.finalize(id);
+        did.push(`recorded the exit of ${rec.name}`);
+      }
+    }
+    for (const s of await runtimeList(this.runtime, this.stateRoot).catch(() => [])) {
+      if (!ids.has(s.id)) {
+        await this.rt(['delete', '--force', s.id]).catch(() => {});
+        await removeCgroups(s.id);
+        did.push(`deleted orphaned runtime state ${s.id.slice(0, 12)}`);
+      }
+    }
+    const mounts = await fs.readFile('/proc/mounts', 'utf8');
+    const prefix = path.join(this.root, 'containers') + '/';
+    for (const line of mounts.split('\n')) {
+      const mp = line.split(' ')[1];
+      if (mp?.startsWith(prefix)) {
+        const id = mp.slice(prefix.length).split('/')[0];
+        if (!ids.has(id) || !existsSync(path.join(prefix, id, 'container.json'))) {
+          await unmount(mp);
+          did.push(`unmounted orphaned ${mp}`);
+        }
+      }
+    }
+    return did;
+  }
+}
+
+function validate(o: ContainerOptions): void {
+  if (o.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) {
+    throw new InvalidArgumentError(`invalid container name "${o.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  if (o.memory !== undefined && (!Number.isFinite(o.memory) || o.memory < 6 * 1024 * 1024)) {
+    throw new InvalidArgumentError('invalid --memory: the minimum is 6MB');
+  }
+  if (o.cpus !== undefined && (!Number.isFinite(o.cpus) || o.cpus <= 0 || o.cpus > os.cpus().length)) {
+    throw new InvalidArgumentError(`invalid --cpus ${o.cpus}: range is 0.01-${os.cpus().length}`);
+  }
+  if (o.pidsLimit !== undefined && (!Number.isInteger(o.pidsLimit) || o.pidsLimit < -1 || o.pidsLimit === 0)) {
+    throw new InvalidArgumentError(`invalid --pids-limit ${o.pidsLimit}`);
+  }
+  for (const m of o.mounts ?? []) {
+    if (!path.isAbsolute(m.destination)) throw new InvalidArgumentError(`invalid mount destination "${m.destination}": must be absolute`);
+  }
+}
+
+/** Maps runtime create/start errors to Docker's exit codes: 127 not found, 126 not executable. */
+function runtimeFailure(why: string): Error {
+  if (/executable file not found|no such file or directory/.test(why)) {
+    return Object.assign(new InvalidArgumentError(why), { exitCode: 127 });
+  }
+  if (/permission denied/.test(why)) return Object.assign(new InvalidArgumentError(why), { exitCode: 126 });
+  return new UnavailableError(why);
+}
+
+/** True while `pid` runs; a zombie (exited, not yet reaped by its new parent) counts as gone. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function unmount(dir: string): Promise<void> {
+  await exec('umount', [dir]).catch(async () => {
+    if ((await fs.readFile('/proc/mounts', 'utf8')).includes(` ${dir} `)) await exec('umount', ['-l', dir]).catch(() => {});
+  });
+}
+
+/** Waits for `file` to exist (inotify, with a slow poll of `gone` as a fallback). */
+function waitForFile(file: string, gone: () => Promise<boolean>, timeoutMs?: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let finished = false;
+    let watcher: ReturnType<typeof watch> | undefined;
+    const finish = (v: boolean) => {
+      if (finished) return;
+      finished = true;
+      watcher?.close();
+      clearInterval(poll);
+      if (timer) clearTimeout(timer);
+      resolve(v);
+    };
+    try {
+      watcher = watch(path.dirname(file), () => { if (existsSync(file)) finish(true); });
+      watcher.on('error', () => {});
+    } catch {
+      // no inotify: the poll below still works
+    }
+    const poll = setInterval(() => {
+      if (existsSync(file)) finish(true);
+      else void gone().then((g) => g && finish(true));
+    }, 250);
+    const timer = timeoutMs !== undefined ? setTimeout(() => finish(existsSync(file)), timeoutMs) : undefined;
+    if (existsSync(file)) finish(true);
+  });
+}
