@@ -360,3 +360,12 @@ test('garbage collection: background, orphan and foreground propagation', async 
   await c.update(CM, 'default', { ...d4, metadata: { ...d4.metadata, finalizers: [] } });
   await gone('gc-owner3');
 });
+
+test('concurrent patches without a resourceVersion all land (lost races are retried)', async () => {
+  await c.create(CM, 'default', cm('racy', {}));
+  await Promise.all(Array.from({ length: 20 }, (_, i) => c.patch(CM, 'default', 'racy', { data: { [`k${i}`]: String(i) } }, 'merge')));
+  assert.equal(Object.keys((await c.get(CM, 'default', 'racy')).data).length, 20);
+  const cur = await c.get(CM, 'default', 'racy');
+  await c.patch(CM, 'default', 'racy', { data: { z: '1' } }, 'merge');
+  await rejects(c.patch(CM, 'default', 'racy', { metadata: { resourceVersion: cur.metadata.resourceVersion }, data: { y: '1' } }, 'merge'), 409, /the object has been modified/);
+});

@@ -244,13 +244,17 @@ export class Handlers {
     const gvk: GVK = { group: r.group, version: r.version, kind: r.kind };
     if (isApply && r.namespaced) await checkNamespaceWritable(this.storage, p.namespace!);
     const sub = p.subresource;
+    const pins = ctype === 'application/json-patch+json'
+      ? Array.isArray(patch) && patch.some((o: any) => o?.path === '/metadata/resourceVersion' && o?.op !== 'remove')
+      : patch?.metadata?.resourceVersion !== undefined && patch?.metadata?.resourceVersion !== null;
     const { obj: out, created } = await this.storage.update(r, p.namespace, p.name!, async (cur) => {
-      const base = cur ?? (isApply ? undefined : undefined);
-      const next = await this.applyPatch(c, base, patch, ctype, gvk);
+      const next = await this.applyPatch(c, cur, patch, ctype, gvk);
       c.warnings = [];
       this.checkFields(c, next, cur);
       if (!isApply) await this.managed(c, cur, next, 'Update');
-      if (cur && next?.metadata?.resourceVersion === undefined) next.metadata = { ...next.metadata }; // unpinned: retried on conflict
+      // A patch that does not name a resourceVersion is retried on a lost race (the patched
+      // copy still carries the version it was read at); one that names it is a precondition.
+      if (next?.metadata && !pins) delete next.metadata.resourceVersion;
       return next;
     }, { subresource: sub, dryRun: c.q.get('dryRun') === 'All', allowCreate: isApply && !sub });
     this.reply(c, created ? 201 : 200, out);
