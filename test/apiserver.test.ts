@@ -10,6 +10,7 @@ import https from 'node:https';
 import { startTestServer, type TestServer } from './helpers/apiserver.js';
 import { openMemoryBackend } from '../src/apiserver/memstore.js';
 import { ApiClient, ApiStatusError, type WatchEvent } from '../src/client/client.js';
+import { listWatch } from '../src/client/listwatch.js';
 import type { Backend } from '../src/store/types.js';
 
 const CM = { group: '', version: 'v1', resource: 'configmaps' };
@@ -368,4 +369,19 @@ test('concurrent patches without a resourceVersion all land (lost races are retr
   const cur = await c.get(CM, 'default', 'racy');
   await c.patch(CM, 'default', 'racy', { data: { z: '1' } }, 'merge');
   await rejects(c.patch(CM, 'default', 'racy', { metadata: { resourceVersion: cur.metadata.resourceVersion }, data: { y: '1' } }, 'merge'), 409, /the object has been modified/);
+});
+
+test('listWatch source: paged list, watch from its version, GoneError after compaction', async () => {
+  await c.create(NS, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lw' } });
+  for (let i = 0; i < 3; i++) await c.create(CM, 'lw', cm(`lw${i}`, {}, { lw: 'y' }));
+  const src = listWatch(c, CM, 'lw', { labelSelector: 'lw=y' });
+  const { items, resourceVersion } = await src.list();
+  assert.deepEqual(items.map((x) => x.metadata.name), ['lw0', 'lw1', 'lw2']);
+  const w = src.watch(resourceVersion);
+  await c.delete(CM, 'lw', 'lw1');
+  for await (const e of w) { assert.equal(`${e.type} ${e.object.metadata.name}`, 'DELETED lw1'); break; }
+  w.close();
+  await backend.compact(await backend.currentRevision());
+  const old = src.watch(resourceVersion);
+  await assert.rejects((async () => { for await (const _ of old) { /* none */ } })(), (err: Error) => err.name === 'GoneError');
 });
