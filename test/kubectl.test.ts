@@ -217,6 +217,8 @@ for (const v of VERSIONS) {
       const out = await ok(['api-resources']);
       assert.match(out, /^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m);
       assert.match(out, /^customresourcedefinitions\s+crd,crds\s+apiextensions.k8s.io\/v1\s+false\s+CustomResourceDefinition$/m);
+      assert.equal(await ok(['auth', 'can-i', 'create', 'pods']), 'yes\n');
+      if (v >= '1.28') assert.match(await ok(['auth', 'whoami']), /Username\s+admin/);
       const ex = await ok(['explain', 'deployment.spec.replicas']);
       assert.match(ex, /replicas\s+<integer>/);
       assert.match(ex, /Number of desired pods/);

@@ -4,7 +4,7 @@
  * v2beta1) on /api and /apis when the Accept header asks for it, as kubectl 1.27+ does.
  */
 import { createHash } from 'node:crypto';
-import { VERBS, groupVersion, type ResourceInfo } from './resources.js';
+import { verbsOf, groupVersion, type ResourceInfo } from './resources.js';
 import type { Catalog } from './catalog.js';
 
 /** The `/api` document. */
@@ -45,7 +45,7 @@ const hash = (s: string) => createHash('sha256').update(s).digest('base64').slic
 function entries(r: ResourceInfo) {
   const base = { namespaced: r.namespaced };
   const out: Record<string, unknown>[] = [{
-    name: r.resource, singularName: r.singular, ...base, kind: r.kind, verbs: VERBS,
+    name: r.resource, singularName: r.singular, ...base, kind: r.kind, verbs: verbsOf(r),
     ...(r.shortNames ? { shortNames: r.shortNames } : {}),
     ...(r.categories ? { categories: r.categories } : {}),
     storageVersionHash: hash(`${groupVersion(r)}/${r.kind}`),
@@ -84,7 +84,7 @@ function aggregatedResource(r: ResourceInfo) {
   if (r.subresources?.binding) sub.push({ subresource: 'binding', responseKind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] });
   return {
     resource: r.resource, responseKind: { group: r.group, version: r.version, kind: r.kind },
-    scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular, verbs: VERBS,
+    scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular, verbs: verbsOf(r),
     ...(r.shortNames ? { shortNames: r.shortNames } : {}), ...(r.categories ? { categories: r.categories } : {}),
     ...(sub.length ? { subresources: sub } : {}),
   };

@@ -17,6 +17,7 @@ import { checkNamespaceWritable } from './namespaces.js';
 import { patchEngine, patchError, requirePatchEngine, unwrap, type GVK } from './patching.js';
 import { getScale, setScaleReplicas, bindPod } from './subresources.js';
 import { jsonPatch, mergePatch } from './patch-basic.js';
+import { review } from './reviews.js';
 import { now } from './storage.js';
 
 const NOT_FOUND = () => new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -49,6 +50,12 @@ export class Handlers {
     const m = req.method ?? 'GET';
     const named = p.name !== undefined;
     if (r.namespaced && !p.namespace && (named || m === 'POST')) throw NOT_FOUND();
+    if (r.review) {
+      if (m !== 'POST' || named) throw methodNotAllowed();
+      const body = await this.body(c);
+      this.checkIdentity(c, body);
+      return this.reply(c, 201, review(r, body, (req as any).user, (req as any).token));
+    }
     if (sub === 'scale') return this.scale(c);
     if (sub === 'binding') {
       if (m !== 'POST') throw methodNotAllowed();

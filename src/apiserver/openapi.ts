@@ -50,6 +50,9 @@ function resourcePaths(r: ResourceInfo): Record<string, Schema> {
     patch: patch(),
     delete: op('delete', 'delete'),
   };
+  if (r.review) {
+    return { [coll]: { post: op('create', 'post', { parameters: [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION], requestBody: { content: { '*/*': { schema: { $ref: `#/components/schemas/${def}` } } }, required: true } }) } };
+  }
   const out: Record<string, Schema> = {
     [coll]: {
       parameters: common,

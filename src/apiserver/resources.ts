@@ -19,6 +19,8 @@ export interface ResourceInfo {
   subresources?: { status?: boolean; scale?: ScalePaths; binding?: boolean };
   /** True for resources defined by a CustomResourceDefinition. */
   custom?: boolean;
+  /** Create-only reviews answered on the spot and never stored (access and token reviews). */
+  review?: boolean;
   /** Extra printer columns (CRDs' additionalPrinterColumns): JSONPath into the object. */
   printerColumns?: { name: string; type: string; jsonPath: string; priority?: number; description?: string }[];
 }
@@ -30,8 +32,11 @@ export interface ScalePaths {
   labelSelectorPath?: string;
 }
 
-/** The verbs every served resource accepts. */
+/** The verbs every stored resource accepts. */
 export const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+/** The verbs of a resource (reviews are create-only). */
+export const verbsOf = (r: { review?: boolean }) => (r.review ? ['create'] : VERBS);
 
 const STD_SCALE: ScalePaths = { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' };
 
@@ -85,6 +90,15 @@ const TABLE: Record<string, Row[]> = {
     ['clusterroles', 'ClusterRole', false],
     ['clusterrolebindings', 'ClusterRoleBinding', false],
   ],
+  'authorization.k8s.io/v1': [
+    ['selfsubjectaccessreviews', 'SelfSubjectAccessReview', false, [], { review: true }],
+    ['subjectaccessreviews', 'SubjectAccessReview', false, [], { review: true }],
+    ['selfsubjectrulesreviews', 'SelfSubjectRulesReview', false, [], { review: true }],
+  ],
+  'authentication.k8s.io/v1': [
+    ['selfsubjectreviews', 'SelfSubjectReview', false, [], { review: true }],
+    ['tokenreviews', 'TokenReview', false, [], { review: true }],
+  ],
   'apiextensions.k8s.io/v1': [
     ['customresourcedefinitions', 'CustomResourceDefinition', false, ['crd', 'crds'], { categories: ['api-extensions'], status: true }],
   ],
@@ -98,6 +112,7 @@ export const BUILTIN: ResourceInfo[] = Object.entries(TABLE).flatMap(([gv, rows]
     singular: kind.toLowerCase(),
     ...(shortNames?.length ? { shortNames } : {}),
     ...(o.all ? { categories: ['all'] } : o.categories ? { categories: o.categories } : {}),
+    ...(o.review ? { review: true } : {}),
     subresources: { ...(o.status ? { status: true } : {}), ...(o.scale ? { scale: STD_SCALE } : {}), ...o.subresources },
   }));
 });

@@ -115,7 +115,9 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       return void res.end('ok');
     }
-    if (!authenticate(req, token)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    const user = authenticate(req, token);
+    if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    Object.assign(req, { user, token: creds0.token }); // for access and token reviews
     const r = parseResourcePath(path);
     if (r) return handlers.handle(req, res, r, url.searchParams);
     if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
