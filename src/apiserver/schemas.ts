@@ -105,6 +105,12 @@ export const DEFINITIONS: Record<string, Schema> = {
   [P + 'core.v1.ServicePort']: obj({
     name: str(), protocol: str(), appProtocol: str(), port: int('The port that will be exposed by this service.'), targetPort: intOrString, nodePort: int(),
   }, 'ServicePort contains information on service\'s port.', ['port']),
+  [P + 'rbac.v1.PolicyRule']: obj({ verbs: arr(str()), apiGroups: arr(str()), resources: arr(str()), resourceNames: arr(str()), nonResourceURLs: arr(str()) },
+    'PolicyRule holds information that describes a policy rule.', ['verbs']),
+  [P + 'rbac.v1.Subject']: obj({ kind: str(), apiGroup: str(), name: str(), namespace: str() }, 'Subject contains a reference to the object or user identities a role binding applies to.', ['kind', 'name']),
+  [P + 'rbac.v1.RoleRef']: obj({ apiGroup: str(), kind: str(), name: str() }, 'RoleRef contains information that points to the role being used.', ['apiGroup', 'kind', 'name']),
+  [P + 'core.v1.ObjectReference']: obj({ kind: str(), namespace: str(), name: str(), uid: str(), apiVersion: str(), resourceVersion: str(), fieldPath: str() },
+    'ObjectReference contains enough information to let you inspect or modify the referred object.'),
   [P + 'core.v1.ServiceSpec']: obj({
     ports: { ...arr(ref(P + 'core.v1.ServicePort')), 'x-kubernetes-patch-merge-key': 'port', 'x-kubernetes-patch-strategy': 'merge' },
     selector: map(), clusterIP: str(), clusterIPs: arr(str()), type: str('ClusterIP, NodePort, LoadBalancer or ExternalName.'),
@@ -128,6 +134,18 @@ const KINDS: Record<string, [string, Record<string, Schema>, string]> = {
   ConfigMap: ['core.v1', { data: map(), binaryData: map({ type: 'string', format: 'byte' }), immutable: bool() }, 'ConfigMap holds configuration data for pods to consume.'],
   Secret: ['core.v1', { data: map({ type: 'string', format: 'byte' }), stringData: map(), type: str(), immutable: bool() }, 'Secret holds secret data of a certain type.'],
   Namespace: ['core.v1', { spec: obj({ finalizers: arr(str()) }), status: any() }, 'Namespace provides a scope for Names. Use of multiple namespaces is optional.'],
+  Role: ['rbac.v1', { rules: arr(ref(P + 'rbac.v1.PolicyRule')) }, 'Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.'],
+  ClusterRole: ['rbac.v1', { rules: arr(ref(P + 'rbac.v1.PolicyRule')), aggregationRule: obj({ clusterRoleSelectors: arr(ref(META + 'LabelSelector')) }) },
+    'ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding or ClusterRoleBinding.'],
+  RoleBinding: ['rbac.v1', { subjects: arr(ref(P + 'rbac.v1.Subject')), roleRef: ref(P + 'rbac.v1.RoleRef') }, 'RoleBinding references a role, but does not contain it.'],
+  ClusterRoleBinding: ['rbac.v1', { subjects: arr(ref(P + 'rbac.v1.Subject')), roleRef: ref(P + 'rbac.v1.RoleRef') }, 'ClusterRoleBinding references a ClusterRole, but not contain it.'],
+  Lease: ['coordination.v1', { spec: obj({ holderIdentity: str(), leaseDurationSeconds: int(), acquireTime: str(), renewTime: str(), leaseTransitions: int(), strategy: str(), preferredHolder: str() }) },
+    'Lease defines a lease concept.'],
+  Event: ['core.v1', {
+    involvedObject: ref(P + 'core.v1.ObjectReference'), reason: str(), message: str(), source: obj({ component: str(), host: str() }),
+    firstTimestamp: str(), lastTimestamp: str(), count: int(), type: str(), eventTime: str(), series: obj({ count: int(), lastObservedTime: str() }),
+    action: str(), related: ref(P + 'core.v1.ObjectReference'), reportingComponent: str(), reportingInstance: str(),
+  }, 'Event is a report of an event somewhere in the cluster.'],
   ServiceAccount: ['core.v1', { secrets: arr(any()), imagePullSecrets: arr(any()), automountServiceAccountToken: bool() }, 'ServiceAccount binds together a name, a principal, and a set of secrets.'],
 };
 
@@ -142,7 +160,7 @@ export function definitionName(r: ResourceInfo): string {
 /** The top-level schema of a built-in kind (structural where KINDS has it, permissive otherwise). */
 export function kindSchema(r: ResourceInfo): Schema {
   const gvk = [{ group: r.group, version: r.version, kind: r.kind }];
-  const known = KINDS[r.kind] && !r.custom && (r.group === '' || r.group === 'apps' || r.group === 'batch') ? KINDS[r.kind] : undefined;
+  const known = hasStructuralSchema(r) ? KINDS[r.kind] : undefined;
   const base = {
     apiVersion: str('APIVersion defines the versioned schema of this representation of an object.'),
     kind: str('Kind is a string value representing the REST resource this object represents.'),
@@ -154,7 +172,10 @@ export function kindSchema(r: ResourceInfo): Schema {
 
 /** True when Skiff has a structural schema for this built-in kind. */
 export function hasStructuralSchema(r: ResourceInfo): boolean {
-  return !r.custom && !!KINDS[r.kind] && (r.group === '' || r.group === 'apps' || r.group === 'batch');
+  const k = KINDS[r.kind];
+  if (r.custom || !k) return false;
+  const g = k[0].split('.')[0]; // 'core' | 'apps' | 'batch' | 'rbac' | 'coordination'
+  return r.group === (g === 'core' ? '' : g === 'rbac' ? 'rbac.authorization.k8s.io' : g === 'coordination' ? 'coordination.k8s.io' : g);
 }
 
 /** Every built-in kind with a structural schema (for the docs and tests). */
