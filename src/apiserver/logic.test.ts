@@ -66,7 +66,8 @@ test('defaults: pods, deployments, services, secrets', () => {
 test('unknown fields are found where the schema is structural', () => {
   const d = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', foo: 1 }, spec: { template: { spec: { containers: [{ name: 'c', bogus: true, livenessProbe: { anything: 1 } }] } } }, extra: 1 };
   assert.deepEqual(unknownFields(d, kindSchema(R('Deployment'))), ['metadata.foo', 'spec.template.spec.containers[0].bogus', 'extra']);
-  assert.deepEqual(unknownFields({ metadata: {}, spec: { whatever: 1 } }, kindSchema(R('Lease'))), [], 'permissive kinds');
+  assert.deepEqual(unknownFields({ metadata: {}, spec: { whatever: 1 } }, kindSchema(R('Ingress'))), [], 'permissive kinds');
+  assert.deepEqual(unknownFields({ metadata: {}, spec: { holderIdentity: 'a', bogus: 1 } }, kindSchema(R('Lease'))), ['spec.bogus']);
 });
 
 test('humanDuration matches apimachinery', () => {
