@@ -75,6 +75,9 @@ test('authentication: client cert or bearer token; nothing else', async () => {
   assert.equal((await raw('GET', '/api/v1/namespaces', { token: s.credentials.token })).status, 200);
   assert.equal((await raw('GET', '/api/v1/namespaces', { cert: true })).status, 200);
   assert.equal((await raw('GET', '/healthz')).body, 'ok', 'health checks need no credentials');
+  assert.equal((await raw('GET', '/metrics')).status, 401, 'metrics need credentials');
+  const m = await raw('GET', '/metrics', { token: s.credentials.token });
+  assert.match(m.body, /apiserver_request_total\{verb="LIST",group="",resource="namespaces",subresource="",code="200"\} \d+/);
 });
 
 test('discovery, version and OpenAPI v3 with fieldValidation on PATCH', async () => {

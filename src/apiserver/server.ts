@@ -17,6 +17,7 @@ import { makeHooks } from './hooks.js';
 import { Handlers } from './handlers.js';
 import { NamespaceController, bootstrapNamespaces } from './namespaces.js';
 import { GarbageCollector } from './gc.js';
+import { ApiMetrics, verbOf } from './metrics.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from './discovery.js';
 import { OpenApiCache } from './openapi.js';
 import { parseResourcePath, send } from './request.js';
@@ -103,6 +104,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   nsc = new NamespaceController(storage, catalog);
   await nsc.start();
   const handlers = new Handlers(storage, catalog, { bookmarkMs: o.bookmarkMs });
+  const metrics = new ApiMetrics();
   const openapi = new OpenApiCache(() => ({ version: catalog.version, byGv: catalog.byGroupVersion(), schemaOf: catalog.schemaOf }));
 
   const token = Buffer.from(creds0.token);
@@ -119,7 +121,22 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
     Object.assign(req, { user, token: creds0.token }); // for access and token reviews
     const r = parseResourcePath(path);
-    if (r) return handlers.handle(req, res, r, url.searchParams);
+    if (r) {
+      const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+      const labels = { verb: verbOf(req.method ?? 'GET', r.name !== undefined, watching), group: r.group, resource: r.resource, subresource: r.subresource ?? '' };
+      const t0 = process.hrtime.bigint();
+      if (watching) metrics.watch(1);
+      res.once('close', () => {
+        if (watching) metrics.watch(-1);
+        metrics.observe(labels, res.statusCode, Number(process.hrtime.bigint() - t0) / 1e9);
+      });
+      return handlers.handle(req, res, r, url.searchParams);
+    }
+    if (path === '/metrics') {
+      const m = await metrics.text();
+      res.writeHead(200, { 'Content-Type': m.contentType });
+      return void res.end(m.body);
+    }
     if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     if (path === '/version') return send(res, 200, SERVER_VERSION);
     if (path === '/api' || path === '/apis') {
