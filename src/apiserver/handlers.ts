@@ -14,9 +14,8 @@ import { toTable, type IncludeObject } from './table.js';
 import { pruneUnknown, unknownFields } from './schemas.js';
 import { serveWatch } from './watch.js';
 import { checkNamespaceWritable } from './namespaces.js';
-import { patchEngine, patchError, requirePatchEngine, unwrap, type GVK } from './patching.js';
+import { patchEngine, unwrap, applyPatchDocument, patchMediaType, type GVK } from './patching.js';
 import { getScale, setScaleReplicas, bindPod } from './subresources.js';
-import { jsonPatch, mergePatch } from './patch-basic.js';
 import { review } from './reviews.js';
 import { now } from './storage.js';
 
@@ -206,40 +205,12 @@ export class Handlers {
   }
 
   /** Applies a patch document of the request's type to `cur` (undefined for apply-create). */
-  private async applyPatch(c: Ctx, cur: any, patch: any, ctype: string, gvk: GVK): Promise<any> {
-    const name = c.p.name!;
-    const engine = await patchEngine();
-    if (!engine && (ctype === 'application/merge-patch+json' || ctype === 'application/json-patch+json')) {
-      try {
-        return ctype === 'application/merge-patch+json' ? mergePatch(cur, patch) : jsonPatch(cur, patch);
-      } catch (err) {
-        throw patchError(err, c.r.kind, name, c.r.resource, c.r.group);
-      }
-    }
-    const e = await requirePatchEngine();
-    try {
-      switch (ctype) {
-        case 'application/json-patch+json': return unwrap(e.applyJsonPatch(cur, patch));
-        case 'application/merge-patch+json': return unwrap(e.applyMergePatch(cur, patch));
-        case 'application/strategic-merge-patch+json': return unwrap(e.applyStrategicMergePatch(cur, patch, gvk));
-        case 'application/apply-patch+yaml': case 'application/apply-patch+cbor':
-          return unwrap(e.serverSideApply(cur, patch, { manager: c.q.get('fieldManager')!, force: c.q.get('force') === 'true', gvk, now: now() }));
-      }
-    } catch (err) {
-      throw patchError(err, c.r.kind, name, c.r.resource, c.r.group);
-    }
-    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${c.r.custom ? '' : ', application/strategic-merge-patch+json'}`);
+  private applyPatch(c: Ctx, cur: any, patch: any, ctype: string, gvk: GVK): Promise<any> {
+    return applyPatchDocument(c.r, c.p.name!, cur, patch, ctype, gvk, { fieldManager: c.q.get('fieldManager') ?? '', force: c.q.get('force') === 'true' });
   }
 
-  /** The patch's media type, with 415 for strategic merge on custom resources and missing fieldManager for apply. */
   private patchType(c: Ctx): string {
-    const ctype = (c.req.headers['content-type'] ?? '').split(';')[0].trim();
-    const known = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
-    if (!known.includes(ctype) || (ctype === 'application/strategic-merge-patch+json' && c.r.custom)) {
-      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${c.r.custom ? '' : ', application/strategic-merge-patch+json'}`);
-    }
-    if (ctype === 'application/apply-patch+yaml' && !c.q.get('fieldManager')) throw badRequest('PATCH, application/apply-patch+yaml requests require fieldManager to be set');
-    return ctype;
+    return patchMediaType(c.req.headers['content-type'], c.r, c.q.get('fieldManager'));
   }
 
   private async patch(c: Ctx): Promise<void> {
