@@ -115,7 +115,8 @@ export class ContainerEngine {
         throw new AlreadyExistsError(`the container name "${o.name}" is already in use by container ${other.id.slice(0, 12)}; remove it or choose another name`);
       }
       if (!o.name) do rec.name = randomName(); while (taken.has(rec.name));
-      await fs.mkdir(p.dir, { recursive: true, mode: 0o700 });
+      // 0711: a user-namespaced container's root must be able to reach its rootfs below.
+      await fs.mkdir(p.dir, { recursive: true, mode: 0o711 });
       await writeRecord(p, rec);
     });
     try {
@@ -143,7 +144,14 @@ export class ContainerEngine {
     const p = this.paths(rec.id);
     const o = rec.options;
     await Promise.all([p.upper, p.work, p.rootfs, p.exitDir, p.etc].map((d) => fs.mkdir(d, { recursive: true })));
-    if (o.userns) await fs.chown(p.upper, 100000, 100000);
+    if (o.userns) {
+      await fs.chown(p.upper, 100000, 100000);
+      // The container's root (an unprivileged host uid) must traverse down to its rootfs.
+      for (const d of [this.root, path.join(this.root, 'containers')]) {
+        const st = await fs.stat(d);
+        if (!(st.mode & 0o001)) await fs.chmod(d, (st.mode & 0o7777) | 0o011);
+      }
+    }
     await exec('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rec.lowerDirs.join(':')},upperdir=${p.upper},workdir=${p.work}`, p.rootfs]);
     const hostname = o.hostname ?? (o.network === 'host' ? os.hostname() : rec.id.slice(0, 12));
     let etcFiles = o.etcFiles;
@@ -158,6 +166,13 @@ export class ContainerEngine {
     }
     for (const m of o.mounts ?? []) {
       if (!existsSync(m.source)) await fs.mkdir(m.source, { recursive: true });
+    }
+    // Mount points made here, as real root: a user-namespaced container's root could not
+    // create them in image directories that belong to the real root.
+    await fs.mkdir(path.join(p.rootfs, 'etc'), { recursive: true });
+    for (const f of ['hosts', 'resolv.conf', 'hostname']) {
+      const t = path.join(p.rootfs, 'etc', f);
+      if (!existsSync(t)) await fs.writeFile(t, '');
     }
     const user = await resolveUser(p.rootfs, o.user ?? image.config?.User);
     let seccompProfile: object | undefined;
@@ -337,7 +352,7 @@ export class ContainerEngine {
   /** Removes a container; a running one only with `force` (it is killed first). */
   async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     const rec = await this.resolve(ref);
-    if ((rec.status === 'running' || rec.status === 'created') && !opts.force && !existsSync(this.paths(rec.id).exitFile)) {
+    if (rec.status === 'running' && !opts.force && !existsSync(this.paths(rec.id).exitFile)) {
       throw new ConflictError(`cannot remove container ${rec.name}: it is ${rec.status}; stop it first or use -f`);
     }
     await this.destroy(rec);

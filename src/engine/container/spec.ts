@@ -5,6 +5,7 @@
  * paths, and rlimits never above the host's hard limit.
  */
 import fs from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { ImageConfig } from '../image/manifest.js';
@@ -74,6 +75,26 @@ export interface ContainerOptions {
   stopSignal?: string;
 }
 
+let hostBounding: Set<string> | undefined;
+
+/**
+ * The capabilities this host can grant: the bounding set of this process (ALL_CAPS is in
+ * kernel index order). Some sandboxes lack a few (this machine has no CAP_SYS_RESOURCE), and
+ * runc fails outright when asked for one.
+ */
+export function hostCapabilities(): Set<string> {
+  if (hostBounding) return hostBounding;
+  let mask = (1n << BigInt(ALL_CAPS.length)) - 1n;
+  try {
+    const m = /CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) mask = BigInt('0x' + m[1]);
+  } catch {
+    // not Linux /proc: assume everything
+  }
+  hostBounding = new Set(ALL_CAPS.filter((_, i) => (mask >> BigInt(i)) & 1n));
+  return hostBounding;
+}
+
 /** Normalises `net_admin`, `NET_ADMIN`, `CAP_NET_ADMIN` to `CAP_NET_ADMIN`. */
 export function normalizeCap(c: string): string {
   const up = c.toUpperCase();
@@ -84,10 +105,15 @@ export function normalizeCap(c: string): string {
 
 /** The capabilities a container gets. */
 export function capabilitiesFor(o: ContainerOptions): string[] {
-  if (o.privileged) return [...ALL_CAPS];
+  const host = hostCapabilities();
+  const all = ALL_CAPS.filter((c) => host.has(c));
+  if (o.privileged) return all;
   const add = (o.capAdd ?? []).map(normalizeCap);
   const drop = (o.capDrop ?? []).map(normalizeCap);
-  let caps = add.includes('CAP_ALL') ? [...ALL_CAPS] : [...DEFAULT_CAPS, ...add];
+  for (const c of add) {
+    if (c !== 'CAP_ALL' && !host.has(c)) throw new InvalidArgumentError(`capability ${c} is not available on this host (missing from its bounding set)`);
+  }
+  let caps = add.includes('CAP_ALL') ? all : [...DEFAULT_CAPS.filter((c) => host.has(c)), ...add];
   if (drop.includes('CAP_ALL')) caps = add.filter((c) => c !== 'CAP_ALL');
   return [...new Set(caps.filter((c) => !drop.includes(c)))];
 }

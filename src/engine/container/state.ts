@@ -67,9 +67,9 @@ export async function readRecord(p: ContainerPaths): Promise<ContainerRecord | u
   }
 }
 
-/** Writes a record atomically. */
+/** Writes a record atomically, readable by root only (options may carry secrets in env). */
 export async function writeRecord(p: ContainerPaths, rec: ContainerRecord): Promise<void> {
-  await writeJsonAtomic(p.record, rec);
+  await writeJsonAtomic(p.record, rec, 0o600);
 }
 
 /** Every container id with a directory under the data root. */

@@ -1,0 +1,53 @@
+/**
+ * Leak counters for container tests: everything a container can leave behind, counted for
+ * one data root, so a test can compare before and after.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+/** What exists for a data root: mounts, cgroups, runtime state, conmon processes, records. */
+export interface LeakCounts {
+  mounts: number;
+  cgroups: number;
+  runtime: number;
+  conmon: number;
+  records: number;
+}
+
+/** Counts what a data root's containers hold right now. */
+export async function countLeaks(root: string): Promise<LeakCounts> {
+  const mounts = (await fs.readFile('/proc/mounts', 'utf8')).split('\n').filter((l) => l.includes(` ${root}/`)).length;
+  const ids = await fs.readdir(path.join(root, 'containers')).catch(() => [] as string[]);
+  const records = ids.filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
+  let runtime = 0;
+  try {
+    const { stdout } = await exec('runc', ['--root', path.join(root, 'runc'), 'list', '-q']);
+    runtime = stdout.split('\n').filter(Boolean).length;
+  } catch {
+    runtime = 0;
+  }
+  const { stdout: ps } = await exec('ps', ['-eo', 'stat,args']);
+  const conmon = ps.split('\n').filter((l) => !l.startsWith('Z') && l.includes('conmon') && l.includes(`${root}/`)).length;
+  // Skiff's cgroups are named by container id; count those of this root's known or former ids
+  // is impossible after removal, so count every cgroup under skiff/ (tests run one at a time).
+  const cgroups = (await fs.readdir('/sys/fs/cgroup/pids/skiff').catch(() => fs.readdir('/sys/fs/cgroup/skiff').catch(() => [] as string[])))
+    .filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
+  return { mounts, cgroups, runtime, conmon, records };
+}
+
+/**
+ * Counts until they equal `want` or 10 s pass: conmon and its exit command finish a moment
+ * after the container is gone.
+ */
+export async function settledLeaks(root: string, want: LeakCounts): Promise<LeakCounts> {
+  let now = await countLeaks(root);
+  for (let i = 0; i < 100 && JSON.stringify(now) !== JSON.stringify(want); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = await countLeaks(root);
+  }
+  return now;
+}
