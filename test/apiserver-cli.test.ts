@@ -57,9 +57,9 @@ test('skiff server: bad flags are one line and a non-zero exit', async () => {
     let r = await run(['--root', root, 'server', '--port', 'abc']);
     assert.notEqual(r.code, 0);
     assert.equal(r.stderr, 'skiff: invalid --port "abc": want 0-65535\n');
-    r = await run(['--root', root, 'server', '--port', '0', '--store', 'etcd://x']);
+    r = await run(['--root', root, 'server', '--port', '0', '--store', 'postgres://x']);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /^skiff: unsupported store URL "etcd:\/\/x": use sqlite:\/\/PATH or memory:\/\/\n$/);
+    assert.match(r.stderr, /^skiff: unsupported store URL "postgres:\/\/x": use sqlite:\/\/PATH, etcd:\/\/HOST:PORT or memory:\/\/\n$/);
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }

@@ -32,7 +32,7 @@ export interface ApiServerOptions {
   listen?: string;
   /** Port (default 6443; 0 picks a free one). */
   port?: number;
-  /** Store URL: sqlite://PATH (default <root>/server/state.db) or memory://. */
+  /** Store URL: sqlite://PATH (default <root>/server/state.db), etcd://HOST:PORT or memory://. */
   store?: string;
   /** A ready backend instead of `store` (tests). */
   backend?: Backend;
@@ -88,7 +88,8 @@ const HEALTH = /^\/(healthz|livez|readyz)(\/.*)?$/;
 export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const listen = o.listen ?? '127.0.0.1';
   if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) throw new InvalidArgumentError(`invalid port ${o.port}`);
-  const backend = o.backend ?? (await openStore(o.store, o.root));
+  const opened = o.backend ? { backend: o.backend, serverCompacts: false } : await openStore(o.store, o.root);
+  const backend = opened.backend;
   const catalog = new Catalog();
   let nsc: NamespaceController | undefined;
   let gc: GarbageCollector | undefined;
@@ -210,7 +211,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const url = `https://${address}`;
   const creds = await ensureCredentials(o.root, url); // rewrites the kubeconfig with the real port
 
-  const compactor = startCompactor(backend);
+  const compactor = opened.serverCompacts ? startCompactor(backend) : undefined;
   return {
     url, port, kubeconfig: creds.kubeconfig, credentials: creds,
     async close() {

@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .description('run the Kubernetes API server')
     .option('--listen <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '6443')
-    .option('--store <url>', 'store: sqlite://PATH (default <root>/server/state.db) or memory://')
+    .option('--store <url>', 'store: sqlite://PATH (default <root>/server/state.db), etcd://HOST:PORT or memory://')
     .action(action(async (opts: { listen: string; port: string; store?: string }, cmd: Command) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new ExitError(`invalid --port ${JSON.stringify(opts.port)}: want 0-65535`);
