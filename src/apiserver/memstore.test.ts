@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openMemoryBackend } from './memstore.js';
 import type { WatchEvent } from '../store/types.js';
+import { backendConformance } from '../store/conformance.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -44,3 +45,6 @@ test('watch replays from a revision with prevKv; compaction makes old starts Gon
   await assert.rejects((async () => { for await (const _ of old) { /* never */ } })(), /compacted/);
   await s.close();
 });
+
+// The store's shared conformance suite, which every Backend runs.
+backendConformance('memory', async () => openMemoryBackend());

@@ -4,7 +4,7 @@
  * (throwaway clusters); it is NOT durable. The durable default is the SQLite backend.
  */
 import type { Backend, KeyValue, ListOptions, Watch, WatchEvent } from '../store/types.js';
-import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from '../core/errors.js';
+import { AlreadyExistsError, ConflictError, GoneError, InvalidArgumentError, NotFoundError } from '../core/errors.js';
 
 interface Waiter {
   prefix: string;
@@ -16,7 +16,8 @@ export function openMemoryBackend(): Backend {
   let rev = 1;
   let compacted = 0;
   const live = new Map<string, KeyValue>();
-  const history: WatchEvent[] = []; // every change, in revision order
+  const base = new Map<string, KeyValue>(); // every key's value at the compacted revision
+  const history: WatchEvent[] = []; // every change after the compacted revision, in order
   const waiters = new Set<Waiter>();
 
   const emit = (ev: WatchEvent) => {
@@ -24,10 +25,14 @@ export function openMemoryBackend(): Backend {
     for (const w of waiters) if (ev.kv.key.startsWith(w.prefix)) w.push(ev);
   };
   /** The state of `key` at `revision`, rebuilt from history (current state when none). */
+  const check = (revision?: number) => {
+    if (revision && revision > rev) throw new InvalidArgumentError(`required revision ${revision} is a future revision (current ${rev})`);
+    if (revision && revision < compacted) throw new GoneError(`required revision ${revision} has been compacted`);
+  };
   const at = (key: string, revision?: number): KeyValue | undefined => {
+    check(revision);
     if (!revision || revision >= rev) return live.get(key);
-    if (revision < compacted) throw new GoneError(`revision ${revision} has been compacted`);
-    let kv: KeyValue | undefined;
+    let kv: KeyValue | undefined = base.get(key);
     for (const ev of history) {
       if (ev.kv.modRevision > revision) break;
       if (ev.kv.key === key) kv = ev.type === 'put' ? ev.kv : undefined;
@@ -40,11 +45,12 @@ export function openMemoryBackend(): Backend {
     async compactRevision() { return compacted; },
     async get(key, revision) { return { revision: rev, kv: at(key, revision) }; },
     async list(prefix: string, opts: ListOptions = {}) {
+      check(opts.revision);
       const r = opts.revision && opts.revision < rev ? opts.revision : rev;
       let keys: string[];
       if (r === rev) keys = [...live.keys()].filter((k) => k.startsWith(prefix));
-      else keys = [...new Set(history.map((e) => e.kv.key).concat([...live.keys()]))].filter((k) => k.startsWith(prefix));
-      keys.sort();
+      else keys = [...new Set([...base.keys(), ...history.map((e) => e.kv.key), ...live.keys()])].filter((k) => k.startsWith(prefix));
+      keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))); // byte order, as etcd
       if (opts.startKey) keys = keys.filter((k) => k >= opts.startKey!);
       const kvs: KeyValue[] = [];
       let more = false;
@@ -116,8 +122,12 @@ export function openMemoryBackend(): Backend {
       };
     },
     async compact(revision) {
-      compacted = Math.max(compacted, revision);
-      while (history.length && history[0].kv.modRevision < revision) history.shift();
+      if (revision <= compacted) return;
+      compacted = Math.min(revision, rev);
+      while (history.length && history[0].kv.modRevision <= compacted) {
+        const ev = history.shift()!;
+        if (ev.type === 'put') base.set(ev.kv.key, ev.kv); else base.delete(ev.kv.key);
+      }
     },
     async close() { for (const w of [...waiters]) waiters.delete(w); },
   };
