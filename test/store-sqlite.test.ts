@@ -86,3 +86,21 @@ test('sqlite: the periodic compactor keeps a window of history', async () => {
   assert.equal((await s.list('/c/')).kvs.length, 40);
   await s.close();
 });
+
+test('sqlite: a file that is not a store is refused in one line and left as it was', async () => {
+  const file = fresh();
+  fs.writeFileSync(file, 'not a database, just some bytes that are long enough to look like a header '.repeat(20));
+  const before = fs.readFileSync(file);
+  await assert.rejects(openSqliteBackend(file), (e: Error & { code?: string }) =>
+    e.code === 'UNAVAILABLE' && /cannot open store/.test(e.message) && !e.message.includes('\n'));
+  assert.ok(fs.readFileSync(file).equals(before));
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(file) + '-')), [], 'no -wal or -shm left behind');
+});
+
+test('sqlite: a closed store refuses reads, writes and watches', async () => {
+  const s = await openSqliteBackend(fresh(), { compactIntervalMs: 0 });
+  await s.close();
+  await assert.rejects(s.get('/a'), { code: 'UNAVAILABLE' });
+  await assert.rejects(s.create('/a', Buffer.from('v')), { code: 'UNAVAILABLE' });
+  await assert.rejects(collect(s.watch('/', 0), 1), { code: 'UNAVAILABLE' });
+});

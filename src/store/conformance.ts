@@ -74,6 +74,7 @@ export function backendConformance(name: string, open: () => Promise<Backend>): 
     const again = await s.create('/e/a', b('5'));
     assert.equal(again.kv.createRevision, again.revision, 'a recreated key starts a new life');
     await assert.rejects(s.update('/e/a', b('6'), u.revision), { code: 'CONFLICT' });
+    await assert.rejects(s.create('', b('x')), { code: 'INVALID_ARGUMENT' });
   });
 
   withStore('get and list at old revisions; a future revision is refused', async (s) => {

@@ -66,6 +66,7 @@ class EtcdBackend implements Backend {
     if (res.statusCode !== 200 || out.error) {
       const msg = String(out.message ?? out.error ?? `HTTP ${res.statusCode}`);
       if (/has been compacted/.test(msg)) throw compactedError(Number((body as any).revision ?? 0), await this.compactRevision());
+      if (/key is not provided/.test(msg)) throw new InvalidArgumentError('key is not provided');
       if (/future revision/.test(msg)) throw new InvalidArgumentError(msg.replace(/^etcdserver: /, ''));
       throw new UnavailableError(`etcd ${path}: ${msg}`);
     }

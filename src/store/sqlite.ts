@@ -158,12 +158,16 @@ class SqliteBackend implements Backend {
   }
 
   watch(prefix: string, afterRevision: number): Watch {
+    if (this.closed) {
+      return { close() {}, async *[Symbol.asyncIterator]() { throw new UnavailableError('the store is closed'); } };
+    }
     return this.hub.watch(prefix, afterRevision);
   }
 
   async compact(revision: number): Promise<void> {
     this.checkOpen();
     if (revision > this.rev) throw new InvalidArgumentError(`mvcc: required revision is a future revision (asked to compact ${revision}, current is ${this.rev})`);
+    if (!Number.isInteger(revision)) throw new InvalidArgumentError(`cannot compact to revision ${revision}`);
     if (revision <= this.compacted) return;
     const from = this.compacted;
     // Raise the bar first, in its own commit, so no reader can see half-deleted history.
@@ -197,6 +201,7 @@ class SqliteBackend implements Backend {
 
   private enqueue(op: Op): Promise<{ revision: number; kv: KeyValue }> {
     if (this.closed) return Promise.reject(new UnavailableError('the store is closed'));
+    if (!op.key) return Promise.reject(new InvalidArgumentError('key is not provided')); // etcd refuses empty keys too
     return new Promise((resolve, reject) => {
       this.pending.push({ op, resolve, reject });
       if (!this.flushScheduled) {
