@@ -10,6 +10,7 @@
  * one turn of the event loop goes into one transaction (one fsync), which keeps the loop
  * free at concurrency instead of paying an fsync per write.
  */
+import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, SkiffError, UnavailableError } from '../core/errors.js';
 import type { Backend, KeyValue, ListOptions, Watch, WatchEvent } from './types.js';
@@ -38,10 +39,25 @@ interface Pending {
 
 /** Opens (creating when absent) the SQLite store at `file`. */
 export async function openSqliteBackend(file: string, opts: SqliteOptions = {}): Promise<Backend> {
+  // The store holds Secrets: the file is 0600, and SQLite gives its -wal file the same mode.
+  let created = false;
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
+    created = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new UnavailableError(`cannot open store ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const cleanup = () => {
+    if (created) for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) fs.rmSync(f, { force: true });
+  };
   let db: Database.Database;
   try {
+    if (!created && (fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
     db = new Database(file);
   } catch (err) {
+    cleanup();
     throw new UnavailableError(`cannot open store ${file}: ${(err as Error).message}`, { cause: err });
   }
   try {
@@ -54,6 +70,7 @@ export async function openSqliteBackend(file: string, opts: SqliteOptions = {}):
     db.exec(`INSERT INTO sqlite_sequence (name, seq) SELECT 'kv', 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'kv')`);
   } catch (err) {
     db.close();
+    cleanup();
     const busy = /locked|busy/i.test((err as Error).message);
     throw new UnavailableError(busy ? `store ${file} is in use by another process` : `cannot open store ${file}: ${(err as Error).message}`, { cause: err });
   }
