@@ -11,8 +11,9 @@ import type { Catalog } from './catalog.js';
 import type { ResourceInfo } from './resources.js';
 import { ApiError } from './status.js';
 
-/** Finalizers the collector acts on. */
+/** The finalizer of `propagationPolicy=Orphan`. */
 export const ORPHAN = 'orphan';
+/** The finalizer of `propagationPolicy=Foreground`. */
 export const FOREGROUND = 'foregroundDeletion';
 
 type Job = { kind: 'deleted'; namespace?: string; uid: string; clusterScoped: boolean } | { kind: 'finalize'; r: ResourceInfo; namespace?: string; name: string };
