@@ -153,3 +153,21 @@ test('sqlite: a compaction cut short by a crash is finished on the next open', a
   assert.equal((after.prepare('SELECT COUNT(*) AS n FROM kv').get() as { n: number }).n, 1, 'only the current row is left');
   after.close();
 });
+
+test('sqlite: a list longer than one internal page is complete, ordered and consistent', async () => {
+  const s = await openSqliteBackend(fresh(), { compactIntervalMs: 0 });
+  await Promise.all(Array.from({ length: 1203 }, (_, i) => s.create(`/l/${String(i).padStart(5, '0')}`, Buffer.from(String(i)))));
+  const listing = s.list('/l/');
+  const late = s.create('/l/99999', Buffer.from('late')); // commits while the list reads its pages
+  const all = await listing;
+  await late;
+  assert.equal(all.kvs.length, 1203, 'the list reads at the revision it started at');
+  assert.ok(all.kvs.every((kv, i) => kv.key === `/l/${String(i).padStart(5, '0')}`));
+  const limited = await s.list('/l/', { limit: 1000, startKey: '/l/00100' });
+  assert.equal(limited.kvs.length, 1000);
+  assert.equal(limited.kvs[0].key, '/l/00100');
+  assert.equal(limited.more, true);
+  assert.equal((await s.list('/l/', { limit: 1203, revision: all.revision })).more, false);
+  assert.equal((await s.list('/l/', { limit: 1203 })).more, true, 'the late key is there now');
+  await s.close();
+});

@@ -24,6 +24,9 @@ export interface SqliteOptions extends CompactorOptions {
   maxBatch?: number;
 }
 
+/** Keys read per synchronous step of a list. */
+const LIST_PAGE = 500;
+
 type Op =
   | { kind: 'create'; key: string; value: Buffer }
   | { kind: 'update'; key: string; value: Buffer; expected: number }
@@ -149,10 +152,26 @@ class SqliteBackend implements Backend {
     const at = this.readRevision(opts.revision);
     const [lo, hi] = prefixRange(prefix);
     const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
-    const rows = this.st.list.all(lo, opts.startKey ?? '', hi, at, limit ? limit + 1 : -1) as Row[];
-    const more = limit > 0 && rows.length > limit;
-    if (more) rows.length = limit;
-    return { revision: at, kvs: rows.map(rowKv), more };
+    // Read in pages of LIST_PAGE keys, letting the event loop run between them, so a big
+    // list does not stall every other request; all pages read at the same revision.
+    const kvs: KeyValue[] = [];
+    let start = opts.startKey ?? '';
+    for (;;) {
+      const want = limit ? Math.min(limit + 1 - kvs.length, LIST_PAGE) : LIST_PAGE;
+      const rows = this.st.list.all(lo, start, hi, at, want) as Row[];
+      for (const r of rows) kvs.push(rowKv(r));
+      if (rows.length < want || (limit && kvs.length > limit)) break;
+      start = rows[rows.length - 1].name + '\u0000'; // the next key after this one in byte order
+      await new Promise<void>((r) => setImmediate(r));
+      this.checkOpen();
+      if (at < this.compacted) {
+        if (opts.revision) throw compactedError(at, this.compacted);
+        return this.list(prefix, opts); // "now" moved past a compaction mid-list: read the new now
+      }
+    }
+    const more = limit > 0 && kvs.length > limit;
+    if (more) kvs.length = limit;
+    return { revision: at, kvs, more };
   }
 
   async count(prefix: string): Promise<{ revision: number; count: number }> {
