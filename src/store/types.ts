@@ -7,8 +7,10 @@
  * which is strictly increasing across all keys. A key's `createRevision` is the revision that
  * created it; `modRevision` the revision of its last write. Reads may ask for the state at
  * an older revision, as long as it has not been compacted; a compacted revision throws
- * GoneError (the API server answers 410 Gone). Keys are strings like
- * `/registry/pods/default/web-0`; values are opaque bytes (the API server stores JSON).
+ * GoneError (the API server answers 410 Gone), a future revision throws InvalidArgumentError
+ * (both with etcd's wording: "required revision has been compacted" / "is a future
+ * revision"). Keys are non-empty strings like `/registry/pods/default/web-0` (an empty key
+ * is InvalidArgumentError, as in etcd); values are opaque bytes (the API server stores JSON).
  */
 
 /** One key's value at some revision. */
