@@ -171,7 +171,7 @@ async function runForeground(engine: ContainerEngine, rec: ContainerRecord): Pro
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   try {
-    await engine.start(rec.id);
+    await engine.start(rec.id, { owner: true });
     const exited = engine.exited(rec);
     await streamLogs(engine.logPath(rec), process.stdout, process.stderr, { follow: true, until: exited });
     return await engine.wait(rec.id);

@@ -232,11 +232,18 @@ export class ContainerEngine {
       throw runtimeFailure(why);
     }
     rec.pid = msg.data;
-    rec.conmonPid = Number((await fs.readFile(p.conmonPidFile, 'utf8').catch(() => '0')).trim()) || undefined;
+    // The daemonised conmon writes its pid file around the time it reports; wait for it.
+    for (let i = 0; i < 200 && !rec.conmonPid; i++) {
+      rec.conmonPid = Number((await fs.readFile(p.conmonPidFile, 'utf8').catch(() => '0')).trim()) || undefined;
+      if (!rec.conmonPid) await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
-  /** Starts a created container. */
-  async start(ref: string): Promise<ContainerRecord> {
+  /**
+   * Starts a created container. With `owner`, this process takes charge of recording the
+   * exit and of the autoRemove (a foreground run): other processes leave those to it.
+   */
+  async start(ref: string, opts: { owner?: boolean } = {}): Promise<ContainerRecord> {
     const rec = await this.resolve(ref);
     const p = this.paths(rec.id);
     return withLock(p.dir, async () => {
@@ -250,6 +257,7 @@ export class ContainerEngine {
       }
       cur.status = 'running';
       cur.startedAt = new Date().toISOString();
+      if (opts.owner) cur.ownerPid = process.pid;
       await writeRecord(p, cur);
       return cur;
     });
@@ -276,7 +284,8 @@ export class ContainerEngine {
   /** Waits for a container to exit; returns its exit code (records the exit). */
   async wait(ref: string): Promise<number> {
     const rec = await this.resolve(ref);
-    if (rec.status === 'exited') return rec.exitCode ?? -1;
+    // Another process may have recorded the exit; finalize still does the owner's autoRemove.
+    if (rec.status === 'exited') return (await this.finalize(rec.id))?.exitCode ?? rec.exitCode ?? -1;
     if (rec.status === 'creating') throw new FailedPreconditionError(`container ${rec.name} is being created`);
     const p = this.paths(rec.id);
     await waitForFile(p.exitFile, () => this.isGone(rec));
@@ -286,10 +295,16 @@ export class ContainerEngine {
 
   /** True when the container cannot still be running (for waits on containers whose conmon died). */
   private async isGone(rec: ContainerRecord): Promise<boolean> {
-    if (existsSync(this.paths(rec.id).exitFile)) return true;
-    if (rec.conmonPid && alive(rec.conmonPid)) return false;
-    if (rec.pid && alive(rec.pid)) return false;
-    return !!rec.conmonPid || !!rec.pid;
+    const p = this.paths(rec.id);
+    if (existsSync(p.exitFile)) return true;
+    // conmon writes the exit file after the container's process ends: while conmon lives, the
+    // container is not gone even if its process is. Its pid file may appear after create.
+    const conmon = rec.conmonPid ?? (Number((await fs.readFile(p.conmonPidFile, 'utf8').catch(() => '')).trim()) || undefined);
+    if (conmon) return !alive(conmon) && !existsSync(p.exitFile) ? !(rec.pid && alive(rec.pid)) : false;
+    if (!(rec.options.tty || rec.options.stdin)) return false; // conmon's pid file is not written yet
+    // No conmon (an interactive run supervised by a skiff process): gone when its process is.
+    const pid = rec.pid ?? (Number((await fs.readFile(p.pidFile, 'utf8').catch(() => '')).trim()) || undefined);
+    return !!pid && !alive(pid);
   }
 
   /**
@@ -301,7 +316,12 @@ export class ContainerEngine {
     const out = await withLock(p.dir, async () => {
       const rec = await readRecord(p);
       if (!rec || rec.status === 'exited') return rec;
-      const text = await fs.readFile(p.exitFile, 'utf8').catch(() => undefined);
+      // conmon creates the exit file, then writes it: an empty file is one being written.
+      let text = await fs.readFile(p.exitFile, 'utf8').catch(() => undefined);
+      for (let i = 0; i < 50 && text !== undefined && !text.trim(); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        text = await fs.readFile(p.exitFile, 'utf8').catch(() => undefined);
+      }
       rec.exitCode = text !== undefined && /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : (rec.exitCode ?? 255);
       rec.oomKilled = (await oomKills(id)) > 0;
       rec.status = 'exited';
@@ -313,7 +333,8 @@ export class ContainerEngine {
       await writeRecord(p, rec);
       return rec;
     });
-    if (out?.status === 'exited' && out.options.autoRemove) await this.remove(id, { force: true }).catch(() => {});
+    const owned = out?.ownerPid && out.ownerPid !== process.pid && alive(out.ownerPid);
+    if (out?.status === 'exited' && out.options.autoRemove && !owned) await this.remove(id, { force: true }).catch(() => {});
     return out;
   }
 
@@ -482,13 +503,19 @@ export class ContainerEngine {
       if ((rec.status === 'creating' && !(rec.creatorPid && alive(rec.creatorPid))) || rec.error === 'removing') {
         await this.destroy(rec);
         did.push(`removed half-made or half-removed ${rec.name}`);
+      } else if (rec.status === 'exited' && rec.options.autoRemove && !(rec.ownerPid && alive(rec.ownerPid))) {
+        await this.destroy(rec);
+        did.push(`removed exited --rm container ${rec.name}`);
       } else if ((rec.status === 'running' || rec.status === 'created') && (await this.isGone(rec))) {
         await this.finalize(id);
         did.push(`recorded the exit of ${rec.name}`);
       }
     }
+    // Other skiff processes may be creating containers right now: their records are written
+    // before any runtime state or mount exists, so only what has no record (now) is orphaned.
+    const hasRecord = (id: string) => existsSync(this.paths(id).record);
     for (const s of await runtimeList(this.runtime, this.stateRoot).catch(() => [])) {
-      if (!ids.has(s.id)) {
+      if (!hasRecord(s.id)) {
         await this.rt(['delete', '--force', s.id]).catch(() => {});
         await removeCgroups(s.id);
         did.push(`deleted orphaned runtime state ${s.id.slice(0, 12)}`);
@@ -500,7 +527,7 @@ export class ContainerEngine {
       const mp = line.split(' ')[1];
       if (mp?.startsWith(prefix)) {
         const id = mp.slice(prefix.length).split('/')[0];
-        if (!ids.has(id) || !existsSync(path.join(prefix, id, 'container.json'))) {
+        if (!hasRecord(id)) {
           await unmount(mp);
           did.push(`unmounted orphaned ${mp}`);
         }

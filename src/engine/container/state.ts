@@ -34,6 +34,8 @@ export interface ContainerRecord {
   pid?: number;
   /** The supervising conmon (absent for interactive runs supervised by `skiff` itself). */
   conmonPid?: number;
+  /** The `skiff` process running the container in the foreground, which records its exit. */
+  ownerPid?: number;
   /** The `skiff` process that is creating the container (only while `creating`). */
   creatorPid?: number;
   runtime: string;
