@@ -384,17 +384,19 @@ export class ContainerEngine {
     const p = this.paths(rec.id);
     await withLock(p.dir, async () => {
       const cur = await readRecord(p);
+      // finalize() already released the runtime state and the mount of an exited container.
+      const released = cur?.status === 'exited' && cur.error !== 'removing';
       if (cur) {
         cur.status = 'exited';
         cur.error = 'removing';
         await writeRecord(p, cur).catch(() => {});
       }
-      await this.rt(['delete', '--force', rec.id]).catch(() => {});
+      if (!released) await this.rt(['delete', '--force', rec.id]).catch(() => {});
       if (rec.conmonPid && alive(rec.conmonPid)) {
         // conmon leaves once the container is gone; give it a moment.
         for (let i = 0; i < 50 && alive(rec.conmonPid); i++) await new Promise((r) => setTimeout(r, 20));
       }
-      await unmount(p.rootfs);
+      if (!released) await unmount(p.rootfs);
       await removeCgroups(rec.id);
       await fs.rm(p.dir, { recursive: true, force: true });
     });
