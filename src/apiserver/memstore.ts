@@ -68,6 +68,7 @@ export function openMemoryBackend(): Backend {
       return { revision: rev, count: n };
     },
     async create(key, value) {
+      if (!key) throw new InvalidArgumentError('empty key is not allowed');
       if (live.has(key)) throw new AlreadyExistsError(`key ${key} exists`);
       rev++;
       const kv = { key, value, createRevision: rev, modRevision: rev };
