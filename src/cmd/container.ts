@@ -8,9 +8,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { action, rootOf, ExitError } from './context.js';
 import { formatTable, humanSize, timeAgo } from './format.js';
-import { openImageStore } from './engine.js';
+import { openImageStore, openContainerEngine, openSandboxes, SANDBOX_LABEL, SANDBOX_OWNED_LABEL } from './engine.js';
+import type { SandboxRecord } from '../engine/network/sandbox.js';
 import { InvalidArgumentError, SkiffError } from '../core/errors.js';
-import { ContainerEngine } from '../engine/container/engine.js';
+import type { ContainerEngine } from '../engine/container/engine.js';
 import type { ContainerOptions, BindMount } from '../engine/container/spec.js';
 import type { ContainerRecord } from '../engine/container/state.js';
 import { streamLogs } from '../engine/container/logs.js';
@@ -18,12 +19,57 @@ import { streamLogs } from '../engine/container/logs.js';
 /** Opens the engine of the command's data root, recording unseen exits and undoing half-made work. */
 async function engineFor(c: Command, opts: { detachedExit?: boolean } = {}): Promise<ContainerEngine> {
   const root = rootOf(c);
-  const engine = new ContainerEngine(root, {
-    images: openImageStore(root),
+  const engine = await openContainerEngine(root, {
     exitCommand: opts.detachedExit ? [process.execPath, process.argv[1], '--root', root, 'container', 'cleanup'] : undefined,
   });
   await engine.recover();
   return engine;
+}
+
+/**
+ * Networking for `run`/`create`: `bridge` (the default) gives the container a pod sandbox of
+ * its own on the CNI network, with `-p` ports; `--pod NAME` joins a pod's namespaces;
+ * `container:NAME` joins another container's; `none` and `host` need no sandbox.
+ */
+async function attachNetwork(engine: ContainerEngine, o: ContainerOptions, f: RunFlags): Promise<(() => Promise<void>) | undefined> {
+  const mode = f.pod ? 'pod' : f.network ?? 'bridge';
+  if (f.publish.length && mode !== 'bridge') throw new InvalidArgumentError(`-p needs --network bridge (ports of a pod are published by skiff pod create -p)`);
+  const join = (rec: SandboxRecord, owned: boolean) => {
+    o.network = undefined;
+    o.join = { network: rec.namespaces.net, ipc: rec.namespaces.ipc, uts: rec.namespaces.uts };
+    o.etcFiles = { hosts: rec.files.hosts, resolvConf: rec.files.resolvConf, hostname: rec.files.hostname };
+    o.labels = { ...o.labels, [SANDBOX_LABEL]: rec.id, ...(owned ? { [SANDBOX_OWNED_LABEL]: 'true' } : {}) };
+  };
+  if (mode === 'none' || mode === 'host') return undefined;
+  const sandboxes = await openSandboxes(engine.root);
+  if (mode === 'pod') {
+    if (f.network && f.network !== 'bridge') throw new InvalidArgumentError('--pod and --network cannot be combined');
+    join(await sandboxes.get(f.pod!), false);
+    return undefined;
+  }
+  if (mode.startsWith('container:')) {
+    const other = await engine.resolve(mode.slice('container:'.length));
+    const sid = other.options.labels?.[SANDBOX_LABEL];
+    if (!sid) throw new InvalidArgumentError(`container ${other.name} has no shareable network (it runs with --network ${other.options.network ?? 'none'})`);
+    join(await sandboxes.get(sid), false);
+    return undefined;
+  }
+  if (mode !== 'bridge') throw new InvalidArgumentError(`invalid --network "${mode}": expected bridge, none, host or container:NAME`);
+  const { parsePortSpecs } = await import('../engine/network/ports.js');
+  const sb = await sandboxes.create({ hostname: f.hostname, ports: parsePortSpecs(f.publish), labels: { 'io.skiff.container': 'true' } });
+  join(sb, true);
+  return async () => { await sandboxes.remove(sb.id, { force: true }).catch(() => {}); };
+}
+
+/** Creates a container with its network; a failure releases the sandbox made for it. */
+async function createWithNetwork(engine: ContainerEngine, o: ContainerOptions, f: RunFlags): Promise<ContainerRecord> {
+  const release = await attachNetwork(engine, o, f);
+  try {
+    return await engine.create(o);
+  } catch (err) {
+    await release?.();
+    throw err;
+  }
 }
 
 /** Exit codes as Docker's CLI uses them: 125 for errors of skiff itself. */
@@ -60,6 +106,7 @@ interface RunFlags {
   volume: string[]; readOnly?: boolean; memory?: string; cpus?: string; cpuShares?: string;
   pidsLimit?: string; capAdd: string[]; capDrop: string[]; privileged?: boolean;
   securityOpt: string[]; network?: string; hostname?: string; userns?: string; label: string[];
+  publish: string[]; pod?: string;
 }
 
 function addRunFlags(cmd: Command): Command {
@@ -82,7 +129,9 @@ function addRunFlags(cmd: Command): Command {
     .option('--cap-drop <cap>', 'drop a capability', collect, [])
     .option('--privileged', 'give the container every capability and no seccomp or masked paths')
     .option('--security-opt <opt>', 'no-new-privileges[:true|false], seccomp=unconfined|PROFILE.json', collect, [])
-    .option('--network <mode>', 'none or host', 'none')
+    .option('--network <mode>', 'bridge (default: own pod sandbox on the CNI network), none, host, container:NAME')
+    .option('-p, --publish <[ip:]host:ctr[/udp]>', 'publish a port (bridge network)', collect, [])
+    .option('--pod <pod>', 'join a pod (skiff pod create)')
     .option('-h, --hostname <name>', 'container hostname')
     .option('--userns <mode>', 'host (default) or private: map root to an unprivileged host range')
     .option('-l, --label <k=v>', 'set a label', collect, [])
@@ -127,8 +176,9 @@ async function optionsFrom(root: string, image: string, command: string[], f: Ru
     else if (k === 'apparmor' || k === 'label') { /* no LSM on this host: accepted and ignored, as Docker does without AppArmor */ }
     else throw new InvalidArgumentError(`invalid --security-opt "${s}"`);
   }
-  if (f.network !== 'none' && f.network !== 'host') {
-    throw new InvalidArgumentError(`invalid --network "${f.network}": this build supports none and host (bridge networking comes with pod sandboxes)`);
+  const net = f.network ?? 'bridge';
+  if (!['none', 'host', 'bridge'].includes(net) && !net.startsWith('container:')) {
+    throw new InvalidArgumentError(`invalid --network "${net}": expected bridge, none, host or container:NAME`);
   }
   if (f.userns !== undefined && !['host', 'private', 'auto'].includes(f.userns)) throw new InvalidArgumentError(`invalid --userns "${f.userns}": expected host or private`);
   const labels: Record<string, string> = {};
@@ -149,7 +199,7 @@ async function optionsFrom(root: string, image: string, command: string[], f: Ru
     stdin: !!f.interactive,
     readOnly: !!f.readOnly,
     mounts,
-    network: f.network as 'none' | 'host',
+    network: net === 'none' || net === 'host' ? net : undefined,
     memory: f.memory !== undefined ? parseBytes(f.memory, '--memory') : undefined,
     cpus: f.cpus !== undefined ? parseNumber(f.cpus, '--cpus') : undefined,
     cpuShares: f.cpuShares !== undefined ? parseNumber(f.cpuShares, '--cpu-shares', true) : undefined,
@@ -210,7 +260,7 @@ function inspectOf(engine: ContainerEngine, r: ContainerRecord): unknown {
     HostConfig: {
       Memory: o.memory ?? 0, NanoCpus: o.cpus ? Math.round(o.cpus * 1e9) : 0, CpuShares: o.cpuShares ?? 0, PidsLimit: o.pidsLimit ?? 0,
       CapAdd: o.capAdd ?? [], CapDrop: o.capDrop ?? [], Privileged: !!o.privileged, ReadonlyRootfs: !!o.readOnly,
-      NetworkMode: o.network ?? 'none', SecurityOpt: [o.noNewPrivileges === false ? 'no-new-privileges=false' : 'no-new-privileges', ...(o.seccomp ? [`seccomp=${o.seccomp}`] : [])],
+      NetworkMode: o.network ?? (o.labels?.[SANDBOX_OWNED_LABEL] ? 'bridge' : o.labels?.[SANDBOX_LABEL] ? `sandbox:${o.labels[SANDBOX_LABEL].slice(0, 12)}` : 'none'), SecurityOpt: [o.noNewPrivileges === false ? 'no-new-privileges=false' : 'no-new-privileges', ...(o.seccomp ? [`seccomp=${o.seccomp}`] : [])],
       AutoRemove: !!o.autoRemove, UsernsMode: o.userns ? 'private' : 'host',
     },
     Mounts: (o.mounts ?? []).map((m) => ({ Type: 'bind', Source: m.source, Destination: m.destination, RW: !m.readonly })),
@@ -244,7 +294,7 @@ export function register(program: Command): void {
     .action(runAction(async (image: string, command: string[], f: RunFlags & { detach?: boolean }, cmd: Command) => {
       if (f.detach && (f.interactive || f.tty)) throw new InvalidArgumentError('-d cannot be combined with -i/-t in this build');
       const engine = await engineFor(cmd, { detachedExit: !!f.detach });
-      const rec = await engine.create(await optionsFrom(engine.root, image, command, f));
+      const rec = await createWithNetwork(engine, await optionsFrom(engine.root, image, command, f), f);
       if (f.interactive || f.tty) {
         const code = await engine.runInteractive(rec);
         return code;
@@ -262,7 +312,7 @@ export function register(program: Command): void {
     .action(runAction(async (image: string, command: string[], f: RunFlags, cmd: Command) => {
       if (f.interactive || f.tty) throw new InvalidArgumentError('create with -i/-t is not supported; use run -it');
       const engine = await engineFor(cmd, { detachedExit: true });
-      console.log((await engine.create(await optionsFrom(engine.root, image, command, f))).id);
+      console.log((await createWithNetwork(engine, await optionsFrom(engine.root, image, command, f), f)).id);
     })));
 
   both('start', (c) => c.description('start created containers').argument('<container...>')
@@ -389,13 +439,13 @@ export function register(program: Command): void {
   group.command('cleanup', { hidden: true }).argument('<id>')
     .description('record a container\'s exit and release what it held (run by conmon)')
     .action(action(async (id: string, _o: unknown, cmd: Command) => {
-      const engine = new ContainerEngine(rootOf(cmd), { images: openImageStore(rootOf(cmd)) });
+      const engine = await openContainerEngine(rootOf(cmd));
       await engine.finalize(id);
     }));
 
   group.command('recover').description('reconcile container records with the runtime after a crash')
     .action(action(async (_o: unknown, cmd: Command) => {
-      const engine = new ContainerEngine(rootOf(cmd), { images: openImageStore(rootOf(cmd)) });
+      const engine = await openContainerEngine(rootOf(cmd));
       for (const line of await engine.recover()) console.log(line);
     }));
 }

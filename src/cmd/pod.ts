@@ -20,8 +20,8 @@ import path from 'node:path';
  * is imported here, not at the top, so other subcommands do not pay for loading it.
  */
 async function open(c: Command, quickRecover = true): Promise<SandboxManager> {
-  const [{ SandboxManager }, { recover }] = await Promise.all([import('../engine/network/sandbox.js'), import('../engine/network/recover.js')]);
-  const mgr = new SandboxManager(rootOf(c));
+  const [{ openSandboxes }, { recover }] = await Promise.all([import('./engine.js'), import('../engine/network/recover.js')]);
+  const mgr = await openSandboxes(rootOf(c));
   if (quickRecover) await recover(mgr);
   return mgr;
 }

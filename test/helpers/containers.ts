@@ -16,6 +16,8 @@ export interface LeakCounts {
   runtime: number;
   conmon: number;
   records: number;
+  sandboxes: number;
+  veths: number;
 }
 
 /** Counts what a data root's containers hold right now. */
@@ -36,7 +38,10 @@ export async function countLeaks(root: string): Promise<LeakCounts> {
   // is impossible after removal, so count every cgroup under skiff/ (tests run one at a time).
   const cgroups = (await fs.readdir('/sys/fs/cgroup/pids/skiff').catch(() => fs.readdir('/sys/fs/cgroup/skiff').catch(() => [] as string[])))
     .filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
-  return { mounts, cgroups, runtime, conmon, records };
+  const sandboxes = (await fs.readdir(path.join(root, 'sandboxes')).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
+  const { stdout: links } = await exec('ip', ['-o', 'link', 'show', 'type', 'veth']);
+  const veths = links.split('\n').filter(Boolean).length;
+  return { mounts, cgroups, runtime, conmon, records, sandboxes, veths };
 }
 
 /**

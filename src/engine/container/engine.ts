@@ -39,6 +39,8 @@ export interface EngineOptions {
    * no skiff process is watching.
    */
   exitCommand?: string[];
+  /** Called after a container is removed (the CLI releases a network sandbox it owned). */
+  onRemoved?: (rec: ContainerRecord) => Promise<void>;
 }
 
 /** Options of `exec`. */
@@ -401,6 +403,7 @@ export class ContainerEngine {
       await fs.rm(p.dir, { recursive: true, force: true });
     });
     await fs.rm(`${p.dir}.lock`, { recursive: true, force: true }).catch(() => {});
+    await this.opts.onRemoved?.(rec);
   }
 
   /**

@@ -277,7 +277,8 @@ export function buildSpec(o: ContainerOptions, ctx: SpecContext): Record<string,
       noNewPrivileges: o.noNewPrivileges ?? !o.privileged,
     },
     root: { path: ctx.rootfs, readonly: !!o.readOnly },
-    hostname: o.network === 'host' && !o.hostname ? undefined : ctx.hostname,
+    // A joined UTS namespace (a pod's) already has its hostname; setting it would rename the pod.
+    hostname: o.join?.uts || (o.network === 'host' && !o.hostname) ? undefined : ctx.hostname,
     mounts,
     linux,
   };
