@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # tmux (a real terminal for -it tests), curl.
 PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 attr kmod
       busybox-static skopeo umoci podman docker-registry etcd-server
-      hyperfine wrk tmux curl ca-certificates procps psmisc)
+      hyperfine wrk tmux curl ca-certificates procps psmisc zstd openssl)
 
 missing=()
 for p in "${PKGS[@]}"; do

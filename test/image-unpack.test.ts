@@ -175,3 +175,16 @@ test('a layer shared by two images is unpacked once, even concurrently', async (
   assert.equal((await snapshotsLeft(root)).length, 3);
   void name;
 });
+
+test('zstd layers unpack and verify like gzip ones', async () => {
+  const layer = await makeTar([{ name: 'z/', type: 'directory', mode: 0o755 }, { name: 'z/file', body: 'zstd '.repeat(1000) }]);
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-unpack-'));
+  const store = new ImageStore(root);
+  const zst = execFileSync('zstd', ['-q', '-c'], { input: layer });
+  const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(layer)] } }));
+  const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: MediaType.OciConfig, digest: await store.content.put(cfg), size: cfg.length }, layers: [{ mediaType: MediaType.OciLayerZstd, digest: await store.content.put(zst), size: zst.length }] }));
+  await store.tag('zstd:1', { mediaType: MediaType.OciManifest, digest: await store.content.put(m), size: m.length });
+  const [dir] = await store.unpack(await store.resolve(await store.get('zstd:1')));
+  assert.equal(await fs.readFile(path.join(dir, 'z/file'), 'utf8'), 'zstd '.repeat(1000));
+  await fs.rm(root, { recursive: true, force: true });
+});

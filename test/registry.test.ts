@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ensureBusyboxImage, skiff } from './helpers/images.js';
+import { ensureBusyboxImage, skiff, SKIFF } from './helpers/images.js';
 import { startRegistry, startFaultyProxy, type TestRegistry } from './helpers/registry.js';
 import { ImageStore } from '../src/engine/image/store.js';
 import { push } from '../src/engine/image/registry/push.js';
@@ -199,4 +199,15 @@ test('an image index: this platform is chosen, --platform picks another, a missi
   assert.match(r3.stderr, /^skiff: no image for platform linux\/amd64 \(the index has: linux\/arm64\)\n$/);
   const r4 = await skiff(dst, ['pull', '--platform', 'linux', `${base}:multi`]);
   assert.match(r4.stderr, /^skiff: invalid platform "linux"/);
+});
+
+test('progress bars on a terminal', async () => {
+  const reg = await registry();
+  const ref = `${reg.host}/tty/bb:1`;
+  await push(new ImageStore(src), 'busybox', ref);
+  const dst = await freshRoot();
+  // script(1) gives the pull a pseudo-terminal, as a user's shell would.
+  const { stdout } = await exec('script', ['-qec', `${process.execPath} ${SKIFF} --root ${dst} pull ${ref}`, '/dev/null']);
+  assert.match(stdout, /\[[█░]+\] 100%/, 'a bar per layer');
+  assert.doesNotMatch(stdout, /Copying blob/);
 });
