@@ -23,7 +23,37 @@ async function engineFor(c: Command, opts: { detachedExit?: boolean } = {}): Pro
     exitCommand: opts.detachedExit ? [process.execPath, process.argv[1], '--root', root, 'container', 'cleanup'] : undefined,
   });
   await engine.recover();
+  await releaseOrphanSandboxes(engine);
   return engine;
+}
+
+/**
+ * A `run` killed between making a container's own sandbox and writing the container's record
+ * leaves a sandbox nobody owns: release those (and half-made ones) once their creator is dead.
+ */
+async function releaseOrphanSandboxes(engine: ContainerEngine): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(path.join(engine.root, 'sandboxes'))) return;
+  const sandboxes = await openSandboxes(engine.root);
+  const { recover } = await import('../engine/network/recover.js');
+  await recover(sandboxes);
+  const used = new Set((await engine.list(true, false)).map((r) => r.options.labels?.[SANDBOX_LABEL]).filter(Boolean));
+  for (const sb of await sandboxes.list()) {
+    const creator = Number(sb.labels[CREATOR_LABEL]);
+    if (sb.labels[SANDBOX_OWNED_LABEL] !== 'true' || used.has(sb.id) || !creator || pidAlive(creator)) continue;
+    await sandboxes.remove(sb.id, { force: true }).catch(() => {});
+  }
+}
+
+const CREATOR_LABEL = 'io.skiff.creator-pid';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
@@ -56,7 +86,7 @@ async function attachNetwork(engine: ContainerEngine, o: ContainerOptions, f: Ru
   }
   if (mode !== 'bridge') throw new InvalidArgumentError(`invalid --network "${mode}": expected bridge, none, host or container:NAME`);
   const { parsePortSpecs } = await import('../engine/network/ports.js');
-  const sb = await sandboxes.create({ hostname: f.hostname, ports: parsePortSpecs(f.publish), labels: { 'io.skiff.container': 'true' } });
+  const sb = await sandboxes.create({ hostname: f.hostname, ports: parsePortSpecs(f.publish), labels: { [SANDBOX_OWNED_LABEL]: 'true', [CREATOR_LABEL]: String(process.pid) } });
   join(sb, true);
   return async () => { await sandboxes.remove(sb.id, { force: true }).catch(() => {}); };
 }
