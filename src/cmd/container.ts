@@ -66,7 +66,9 @@ async function attachNetwork(engine: ContainerEngine, o: ContainerOptions, f: Ru
   if (f.publish.length && mode !== 'bridge') throw new InvalidArgumentError(`-p needs --network bridge (ports of a pod are published by skiff pod create -p)`);
   const join = (rec: SandboxRecord, owned: boolean) => {
     o.network = undefined;
-    o.join = { network: rec.namespaces.net, ipc: rec.namespaces.ipc, uts: rec.namespaces.uts };
+    // A user-namespaced container joins only the network: the pod's IPC and UTS namespaces
+    // belong to the host's user namespace, where its root may not mount mqueue or set names.
+    o.join = o.userns ? { network: rec.namespaces.net } : { network: rec.namespaces.net, ipc: rec.namespaces.ipc, uts: rec.namespaces.uts };
     o.etcFiles = { hosts: rec.files.hosts, resolvConf: rec.files.resolvConf, hostname: rec.files.hostname };
     o.labels = { ...o.labels, [SANDBOX_LABEL]: rec.id, ...(owned ? { [SANDBOX_OWNED_LABEL]: 'true' } : {}) };
   };
