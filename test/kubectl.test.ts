@@ -115,7 +115,7 @@ for (const v of VERSIONS) {
       assert.match(r.stderr, /alice/);
       assert.equal((await json(['-n', ns, 'get', 'cm', 'ssa'])).data.key, 'alice');
       await ok(['apply', '--server-side', '--field-manager=bob', '--force-conflicts', '-f', f]);
-      const cm = await json(['-n', ns, 'get', 'cm', 'ssa']);
+      const cm = await json(['-n', ns, 'get', 'cm', 'ssa', '--show-managed-fields']);
       assert.equal(cm.data.key, 'bob');
       assert.ok(cm.metadata.managedFields.some((m: any) => m.manager === 'bob' && m.operation === 'Apply'));
     });
