@@ -36,4 +36,12 @@ skiff --root "$demo/root2" images
 echo "== saving an archive and reading it with skopeo"
 skiff save -o "$demo/busybox.tar" busybox
 skopeo --insecure-policy inspect "docker-archive:$demo/busybox.tar" | head -12
+echo "== running busybox httpd with a published port (runc under conmon, CNI bridge network)"
+skiff rm -f demo-web >/dev/null 2>&1 || true
+webport=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+skiff run -d --name demo-web -p "$webport:80" busybox httpd -f -p 80 -h /var/www >/dev/null
+skiff ps
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$webport/" && break; sleep 0.1; done
+skiff exec demo-web sh -c 'echo "inside: $(hostname) $(ip -4 -o addr show eth0 | awk "{print \$4}")"'
+skiff rm -f demo-web >/dev/null
 echo "== done"
