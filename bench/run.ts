@@ -48,10 +48,10 @@ async function main(): Promise<void> {
     await exec(process.execPath, [SKIFF, '--root', root, 'save', '-o', path.join(work, 'bb.tar'), 'busybox']);
     await exec('podman', [...podman, 'load', '-q', '-i', path.join(work, 'bb.tar')]);
 
-    const res: Record<string, number[]> = { 'runc run (floor)': [], 'skiff run --rm': [], 'podman run --rm --network none': [] };
+    const res: Record<string, number[]> = { 'runc run (floor)': [], 'skiff run --rm --network none': [], 'podman run --rm --network none': [] };
     for (let i = 0; i < rounds; i++) {
       res['runc run (floor)'].push(await timed('runc', ['--root', path.join(work, 'runc'), 'run', '--bundle', bundle, `bench${i}`]));
-      res['skiff run --rm'].push(await timed(process.execPath, [SKIFF, '--root', root, 'run', '--rm', 'busybox', 'true']));
+      res['skiff run --rm --network none'].push(await timed(process.execPath, [SKIFF, '--root', root, 'run', '--rm', '--network', 'none', 'busybox', 'true']));
       res['podman run --rm --network none'].push(await timed('podman', [...podman, 'run', '--rm', '--network', 'none', 'docker.io/library/busybox:latest', 'true']));
     }
     const floor = median(res['runc run (floor)']);

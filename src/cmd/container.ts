@@ -17,12 +17,12 @@ import type { ContainerRecord } from '../engine/container/state.js';
 import { streamLogs } from '../engine/container/logs.js';
 
 /** Opens the engine of the command's data root, recording unseen exits and undoing half-made work. */
-async function engineFor(c: Command, opts: { detachedExit?: boolean } = {}): Promise<ContainerEngine> {
+async function engineFor(c: Command, opts: { detachedExit?: boolean; deep?: boolean } = {}): Promise<ContainerEngine> {
   const root = rootOf(c);
   const engine = await openContainerEngine(root, {
     exitCommand: opts.detachedExit ? [process.execPath, process.argv[1], '--root', root, 'container', 'cleanup'] : undefined,
   });
-  await engine.recover();
+  await engine.recover({ deep: opts.deep });
   await releaseOrphanSandboxes(engine);
   return engine;
 }
@@ -32,8 +32,8 @@ async function engineFor(c: Command, opts: { detachedExit?: boolean } = {}): Pro
  * leaves a sandbox nobody owns: release those (and half-made ones) once their creator is dead.
  */
 async function releaseOrphanSandboxes(engine: ContainerEngine): Promise<void> {
-  const { existsSync } = await import('node:fs');
-  if (!existsSync(path.join(engine.root, 'sandboxes'))) return;
+  const { readdir } = await import('node:fs/promises');
+  if (!(await readdir(path.join(engine.root, 'sandboxes')).catch(() => [])).length) return; // nothing to look at: skip loading the network code
   const sandboxes = await openSandboxes(engine.root);
   const { recover } = await import('../engine/network/recover.js');
   await recover(sandboxes);
@@ -358,7 +358,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'only IDs')
     .option('--no-trunc', 'do not truncate')
     .action(action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean }, cmd: Command) => {
-      const engine = await engineFor(cmd);
+      const engine = await engineFor(cmd, { deep: !!o.all });
       const recs = (await engine.list(!!o.all)).reverse();
       if (o.quiet) {
         for (const r of recs) console.log(o.trunc === false ? r.id : r.id.slice(0, 12));
@@ -478,7 +478,7 @@ export function register(program: Command): void {
   group.command('recover').description('reconcile container records with the runtime after a crash')
     .action(action(async (_o: unknown, cmd: Command) => {
       const engine = await openContainerEngine(rootOf(cmd));
-      for (const line of await engine.recover()) console.log(line);
+      for (const line of await engine.recover({ deep: true })) console.log(line);
     }));
 }
 

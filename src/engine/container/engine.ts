@@ -329,8 +329,8 @@ export class ContainerEngine {
       rec.status = 'exited';
       rec.finishedAt = new Date().toISOString();
       delete rec.pid;
-      await this.rt(['delete', '--force', id]).catch(() => {});
-      await unmount(p.rootfs);
+      // runc delete (which removes the cgroups) and the unmount are independent.
+      await Promise.all([this.rt(['delete', '--force', id]).catch(() => {}), unmount(p.rootfs)]);
       await removeCgroups(id);
       await writeRecord(p, rec);
       return rec;
@@ -489,7 +489,7 @@ export class ContainerEngine {
    * are undone, interrupted removals finished, unseen exits recorded, and runtime state or
    * rootfs mounts that no record owns released. Returns what it did, for logging.
    */
-  async recover(): Promise<string[]> {
+  async recover(opts: { deep?: boolean } = {}): Promise<string[]> {
     const did: string[] = [];
     const ids = new Set(await listIds(this.root));
     for (const id of ids) {
@@ -516,6 +516,10 @@ export class ContainerEngine {
         did.push(`recorded the exit of ${rec.name}`);
       }
     }
+    // Runtime state and mounts without a record cannot come from Skiff's own steps (records
+    // are written first and removed last); sweeping for them costs a runc spawn, so only the
+    // deep pass (`skiff container recover`, `ps -a`) does it.
+    if (!opts.deep) return did;
     // Other skiff processes may be creating containers right now: their records are written
     // before any runtime state or mount exists, so only what has no record (now) is orphaned.
     const hasRecord = (id: string) => existsSync(this.paths(id).record);
