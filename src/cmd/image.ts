@@ -8,8 +8,6 @@ import { openImageStore } from './engine.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseReference, familiarName } from '../engine/image/reference.js';
 import { shortId, type ImageRecord, type ImageStore } from '../engine/image/store.js';
-import { importRootfs } from '../engine/image/import.js';
-import { loadImages, saveImages } from '../engine/image/archive.js';
 import { formatTable, humanSize, timeAgo } from './format.js';
 
 /** Registers the image subcommands. */
@@ -65,6 +63,7 @@ export function register(program: Command): void {
     .option('-m, --message <text>', 'history comment')
     .action(action(async (src: string, name: string, opts: { change: string[]; message?: string }, c: Command) => {
       parseReference(name);
+      const { importRootfs } = await import('../engine/image/import.js');
       const rec = await importRootfs(openImageStore(rootOf(c)), src, name, { changes: opts.change, message: opts.message });
       console.log(rec.id);
     }));
@@ -75,6 +74,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'print nothing')
     .action(action(async (opts: { input?: string; quiet?: boolean }, c: Command) => {
       if (!opts.input && process.stdin.isTTY) throw new InvalidArgumentError('no input: use -i FILE or pipe a tar to stdin');
+      const { loadImages } = await import('../engine/image/archive.js');
       const res = await loadImages(openImageStore(rootOf(c)), opts.input ?? process.stdin);
       if (opts.quiet) return;
       for (const r of res.tagged) console.log(`Loaded image: ${displayName(r)}`);
@@ -83,6 +83,7 @@ export function register(program: Command): void {
   program.command('load').description('load images (same as image load)')
     .option('-i, --input <path>', 'tar file or OCI layout directory (default: stdin)')
     .action(action(async (opts: { input?: string }, c: Command) => {
+      const { loadImages } = await import('../engine/image/archive.js');
       const res = await loadImages(openImageStore(rootOf(c)), opts.input ?? process.stdin);
       for (const r of res.tagged) console.log(`Loaded image: ${displayName(r)}`);
       for (const id of res.untagged) console.log(`Loaded image ID: ${id}`);
@@ -96,6 +97,7 @@ export function register(program: Command): void {
       if (opts.format !== 'tar' && opts.format !== 'oci-dir') throw new InvalidArgumentError(`invalid --format "${opts.format}": expected tar or oci-dir`);
       if (opts.format === 'oci-dir' && !opts.output) throw new InvalidArgumentError('--format oci-dir needs -o DIR');
       if (!opts.output && process.stdout.isTTY) throw new InvalidArgumentError('refusing to write an archive to a terminal: use -o FILE');
+      const { saveImages } = await import('../engine/image/archive.js');
       await saveImages(openImageStore(rootOf(c)), names, opts.output ?? process.stdout, { directory: opts.format === 'oci-dir' });
     }));
   save(image.command('save').description('save images to a tar archive'));

@@ -17,7 +17,6 @@ import {
   hostPlatform, isIndexType, isManifestType, layerCompression, selectManifest,
 } from './manifest.js';
 import { formatReference, parseReference } from './reference.js';
-import { unpackLayer } from './unpack.js';
 import { readJsonIfExists, writeJsonAtomic } from '../../lib/atomic.js';
 import { withLock } from '../../lib/lock.js';
 import { DataLossError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isENOENT } from '../../core/errors.js';
@@ -182,6 +181,8 @@ export class ImageStore {
       await fs.rm(tmp, { recursive: true, force: true });
       await fs.mkdir(path.join(tmp, 'fs'), { recursive: true, mode: 0o755 });
       try {
+        // Loaded on first use: listing or resolving images needs no tar machinery.
+        const { unpackLayer } = await import('./unpack.js');
         const res = await unpackLayer(await this.content.stream(layer.digest), layerCompression(layer.mediaType), path.join(tmp, 'fs'), diffID);
         await writeJsonAtomic(path.join(tmp, 'snapshot.json'), { diffID, layer: layer.digest, size: res.size });
         await fs.rename(tmp, snap);
