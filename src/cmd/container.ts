@@ -10,6 +10,7 @@ import { action, rootOf, ExitError } from './context.js';
 import { formatTable, humanSize, timeAgo } from './format.js';
 import { openImageStore, openContainerEngine, openSandboxes, SANDBOX_LABEL, SANDBOX_OWNED_LABEL } from './engine.js';
 import type { SandboxRecord } from '../engine/network/sandbox.js';
+import { processAlive } from '../lib/process.js';
 import { InvalidArgumentError, SkiffError } from '../core/errors.js';
 import type { ContainerEngine } from '../engine/container/engine.js';
 import type { ContainerOptions, BindMount } from '../engine/container/spec.js';
@@ -40,21 +41,12 @@ async function releaseOrphanSandboxes(engine: ContainerEngine): Promise<void> {
   const used = new Set((await engine.list(true, false)).map((r) => r.options.labels?.[SANDBOX_LABEL]).filter(Boolean));
   for (const sb of await sandboxes.list()) {
     const creator = Number(sb.labels[CREATOR_LABEL]);
-    if (sb.labels[SANDBOX_OWNED_LABEL] !== 'true' || used.has(sb.id) || !creator || pidAlive(creator)) continue;
+    if (sb.labels[SANDBOX_OWNED_LABEL] !== 'true' || used.has(sb.id) || !creator || processAlive(creator)) continue;
     await sandboxes.remove(sb.id, { force: true }).catch(() => {});
   }
 }
 
 const CREATOR_LABEL = 'io.skiff.creator-pid';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Networking for `run`/`create`: `bridge` (the default) gives the container a pod sandbox of

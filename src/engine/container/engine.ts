@@ -12,7 +12,7 @@
  * and records exits that nobody saw.
  */
 import fs from 'node:fs/promises';
-import { existsSync, readFileSync, watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, UnavailableError, FailedPreconditionError } from '../../core/errors.js';
 import { withLock } from '../../lib/lock.js';
+import { processAlive as alive } from '../../lib/process.js';
 import { ImageStore } from '../image/store.js';
 import { type ContainerOptions, buildSpec, commandFor, hardNofile, resolveUser } from './spec.js';
 import { type RuntimeChoice, chooseRuntime, cleanRuntimeError, runtimeCmd, runtimeList } from './runtime.js';
@@ -571,21 +572,6 @@ function runtimeFailure(why: string): Error {
   }
   if (/permission denied/.test(why)) return Object.assign(new InvalidArgumentError(why), { exitCode: 126 });
   return new UnavailableError(why);
-}
-
-/** True while `pid` runs; a zombie (exited, not yet reaped by its new parent) counts as gone. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 async function unmount(dir: string): Promise<void> {
