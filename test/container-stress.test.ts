@@ -56,5 +56,9 @@ test('a skiff killed mid-create is cleaned up by the next command', async () => 
     const ps = await skiff(root, ['ps', '-aq']);
     for (const id of ps.stdout.split('\n').filter(Boolean)) await skiff(root, ['rm', '-f', id]);
   }
+  // A run killed right after making its sandbox's directory leaves it empty; the next command
+  // that comes more than 2 s later (the margin given to live creators) removes it.
+  await new Promise((r) => setTimeout(r, 2500));
+  await skiff(root, ['ps', '-a']);
   assert.deepEqual(await settledLeaks(root, before), before);
 });

@@ -33,8 +33,19 @@ async function engineFor(c: Command, opts: { detachedExit?: boolean; deep?: bool
  * leaves a sandbox nobody owns: release those (and half-made ones) once their creator is dead.
  */
 async function releaseOrphanSandboxes(engine: ContainerEngine): Promise<void> {
-  const { readdir } = await import('node:fs/promises');
-  if (!(await readdir(path.join(engine.root, 'sandboxes')).catch(() => [])).length) return; // nothing to look at: skip loading the network code
+  const { readdir, stat, rm, rmdir } = await import('node:fs/promises');
+  const names = await readdir(path.join(engine.root, 'sandboxes')).catch(() => [] as string[]);
+  if (!names.length) return; // nothing to look at: skip loading the network code
+  // A run killed between making a sandbox's directory and writing its record leaves an empty
+  // directory; a live creator writes its record within milliseconds, so 2 s is a safe margin.
+  for (const n of names) {
+    const dir = path.join(engine.root, 'sandboxes', n);
+    const st = await stat(dir).catch(() => undefined);
+    if (st?.isDirectory() && Date.now() - st.mtimeMs > 2000 && !(await readdir(dir).catch(() => ['?'])).length) {
+      await rm(dir, { recursive: true, force: true });
+      await rmdir(path.join(engine.root, 'run', 'sandboxes', n)).catch(() => {}); // only if empty: pins are mounts
+    }
+  }
   const sandboxes = await openSandboxes(engine.root);
   const { recover } = await import('../engine/network/recover.js');
   await recover(sandboxes);
