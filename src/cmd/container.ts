@@ -8,10 +8,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { action, rootOf, ExitError } from './context.js';
 import { formatTable, humanSize, timeAgo } from './format.js';
-import { openImageStore, openContainerEngine, openSandboxes, SANDBOX_LABEL, SANDBOX_OWNED_LABEL } from './engine.js';
+import { openContainerEngine, openSandboxes, SANDBOX_LABEL, SANDBOX_OWNED_LABEL } from './engine.js';
 import type { SandboxRecord } from '../engine/network/sandbox.js';
 import { processAlive } from '../lib/process.js';
-import { InvalidArgumentError, SkiffError } from '../core/errors.js';
+import { InvalidArgumentError } from '../core/errors.js';
 import type { ContainerEngine } from '../engine/container/engine.js';
 import type { ContainerOptions, BindMount } from '../engine/container/spec.js';
 import type { ContainerRecord } from '../engine/container/state.js';
@@ -485,4 +485,3 @@ export function register(program: Command): void {
     }));
 }
 
-export { SkiffError };

@@ -68,8 +68,8 @@ export function register(program: Command): void {
       console.log(rec.id);
     }));
 
-  image.command('load')
-    .description('load images from an OCI layout or a docker-save tarball')
+  // One definition for `skiff image load` and `skiff load`, as for save below.
+  const load = (cmd: Command) => cmd
     .option('-i, --input <path>', 'tar file or OCI layout directory (default: stdin)')
     .option('-q, --quiet', 'print nothing')
     .action(action(async (opts: { input?: string; quiet?: boolean }, c: Command) => {
@@ -80,14 +80,8 @@ export function register(program: Command): void {
       for (const r of res.tagged) console.log(`Loaded image: ${displayName(r)}`);
       for (const id of res.untagged) console.log(`Loaded image ID: ${id}`);
     }));
-  program.command('load').description('load images (same as image load)')
-    .option('-i, --input <path>', 'tar file or OCI layout directory (default: stdin)')
-    .action(action(async (opts: { input?: string }, c: Command) => {
-      const { loadImages } = await import('../engine/image/archive.js');
-      const res = await loadImages(openImageStore(rootOf(c)), opts.input ?? process.stdin);
-      for (const r of res.tagged) console.log(`Loaded image: ${displayName(r)}`);
-      for (const id of res.untagged) console.log(`Loaded image ID: ${id}`);
-    }));
+  load(image.command('load').description('load images from an OCI layout or a docker-save tarball'));
+  load(program.command('load').description('load images (same as image load)'));
 
   const save = (cmd: Command) => cmd
     .argument('<image...>', 'images to save')

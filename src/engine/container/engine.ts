@@ -125,14 +125,8 @@ export class ContainerEngine {
     try {
       rec.lowerDirs = await this.images.unpack(img);
       await this.prepareBundle(rec, img.config);
-      if (o.tty || o.stdin) {
-        // Interactive containers are run by `runInteractive` (runc in the foreground).
-        rec.status = 'created';
-        delete rec.creatorPid;
-        await writeRecord(p, rec);
-        return rec;
-      }
-      await this.spawnConmon(rec);
+      // Interactive containers are run by `runInteractive` (runc in the foreground), not conmon.
+      if (!o.tty && !o.stdin) await this.spawnConmon(rec);
       rec.status = 'created';
       delete rec.creatorPid;
       await writeRecord(p, rec);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { ImageConfig } from '../image/manifest.js';
-import { cgroupsPath, cgroupMode } from './cgroups.js';
+import { cgroupsPath } from './cgroups.js';
 import { defaultSeccomp } from './seccomp.js';
 
 /** Docker's default capabilities. */
@@ -253,7 +253,6 @@ export function buildSpec(o: ContainerOptions, ctx: SpecContext): Record<string,
     resources,
     cgroupsPath: cgroupsPath(ctx.id),
   };
-  if (cgroupMode() === 'v2' && o.memory) (resources.memory as Record<string, number>).swap = o.memory;
   if (!o.privileged) {
     linux.maskedPaths = MASKED;
     linux.readonlyPaths = READONLY;

@@ -183,11 +183,7 @@ export class ContentStore {
     }
     await fh.close();
     const digest = 'sha256:' + hash.digest('hex');
-    const target = this.path(digest);
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    await fs.chmod(tmp, 0o444);
-    await fs.rename(tmp, target);
-    await fsyncDir(path.dirname(target));
+    await publish(tmp, this.path(digest));
     return { digest, size };
   }
 
@@ -300,9 +296,7 @@ class Writer implements IngestWriter {
     }
     await this.fh.sync();
     await this.close();
-    await fs.chmod(this.partial, 0o444);
-    await fs.rename(this.partial, this.target);
-    await fsyncDir(path.dirname(this.target));
+    await publish(this.partial, this.target);
   }
 
   async abort(): Promise<void> {
@@ -320,4 +314,12 @@ class Writer implements IngestWriter {
     this.closed = true;
     await this.fh.close().catch(() => {});
   }
+}
+
+/** Makes a finished, fsynced ingest file visible as a read-only blob, durably. */
+async function publish(tmp: string, target: string): Promise<void> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  await fs.chmod(tmp, 0o444);
+  await fs.rename(tmp, target);
+  await fsyncDir(path.dirname(target));
 }
