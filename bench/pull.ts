@@ -78,10 +78,30 @@ async function main(): Promise<void> {
       await exec('umount', [`${pr}/root/overlay`]).catch(() => {}); // podman leaves its storage mounted
       for (const d of [`lib${i}`, `cli${i}`, `skopeo${i}`, `podman${i}`]) await fs.rm(path.join(work, d), { recursive: true, force: true });
     }
+    // Unpacking alone: the 20 MB layer by Skiff's unpacker against GNU tar, same blob.
+    const { unpackLayer } = await import('../src/engine/image/unpack.js');
+    const { createReadStream } = await import('node:fs');
+    const blob = store.content.path(layers[0].digest);
+    const unpackRes: Record<string, number[]> = { 'skiff unpack of the 20 MB layer': [], 'tar -xzf of the same blob': [] };
+    for (let i = 0; i < rounds; i++) {
+      const a = path.join(work, `unpack${i}`);
+      const b = path.join(work, `tar${i}`);
+      await fs.mkdir(a);
+      await fs.mkdir(b);
+      unpackRes['skiff unpack of the 20 MB layer'].push(await timed(() => unpackLayer(createReadStream(blob), 'gzip', a)));
+      unpackRes['tar -xzf of the same blob'].push(await timed(() => exec('tar', ['-xzf', blob, '-C', b])));
+      await fs.rm(a, { recursive: true, force: true });
+      await fs.rm(b, { recursive: true, force: true });
+    }
     const base = median(results['skopeo copy docker:// dir:']);
     console.log(`\n${'what'.padEnd(44)} ${'median ms'.padStart(10)} ${'ratio'.padStart(7)}   (${rounds} rounds)`);
     for (const [k, v] of Object.entries(results)) {
       console.log(`${k.padEnd(44)} ${median(v).toFixed(0).padStart(10)} ${(median(v) / base).toFixed(2).padStart(7)}`);
+    }
+    const tarBase = median(unpackRes['tar -xzf of the same blob']);
+    console.log(`\n${'unpack'.padEnd(44)} ${'median ms'.padStart(10)} ${'x tar'.padStart(7)}`);
+    for (const [k, v] of Object.entries(unpackRes)) {
+      console.log(`${k.padEnd(44)} ${median(v).toFixed(0).padStart(10)} ${(median(v) / tarBase).toFixed(2).padStart(7)}`);
     }
   } finally {
     await reg.stop();

@@ -54,6 +54,18 @@ async function main(): Promise<void> {
       res['skiff run --rm --network none'].push(await timed(process.execPath, [SKIFF, '--root', root, 'run', '--rm', '--network', 'none', 'busybox', 'true']));
       res['podman run --rm --network none'].push(await timed('podman', [...podman, 'run', '--rm', '--network', 'none', 'docker.io/library/busybox:latest', 'true']));
     }
+    // Where skiff's time goes: the engine's own calls, in-process (no node start, no CLI).
+    const { openContainerEngine } = await import('../src/cmd/engine.js');
+    const engine = await openContainerEngine(root);
+    const phases: Record<string, number[]> = { recover: [], create: [], start: [], 'wait+finalize+remove': [] };
+    for (let i = 0; i < rounds; i++) {
+      let t = performance.now();
+      const lap = (k: string) => { const n = performance.now(); phases[k].push(n - t); t = n; };
+      await engine.recover(); lap('recover');
+      const rec = await engine.create({ image: 'busybox', cmd: ['true'], network: 'none', autoRemove: true }); lap('create');
+      await engine.start(rec.id, { owner: true }); lap('start');
+      await engine.wait(rec.id); lap('wait+finalize+remove');
+    }
     const floor = median(res['runc run (floor)']);
     const peer = median(res['podman run --rm --network none']);
     console.log(`${'what'.padEnd(32)} ${'median ms'.padStart(10)} ${'x runc'.padStart(8)} ${'x podman'.padStart(9)}   (${rounds} rounds)`);
@@ -61,6 +73,7 @@ async function main(): Promise<void> {
       const m = median(v);
       console.log(`${k.padEnd(32)} ${m.toFixed(0).padStart(10)} ${(m / floor).toFixed(2).padStart(8)} ${(m / peer).toFixed(2).padStart(9)}`);
     }
+    console.log('\nskiff engine phases, in-process (median ms): ' + Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(0)}`).join(', '));
   } finally {
     await exec('podman', [...podman, 'system', 'reset', '-f']).catch(() => {});
     await exec('sh', ['-c', `grep -o ' ${work}[^ ]*' /proc/mounts | xargs -r -n1 umount -l`]).catch(() => {});

@@ -79,11 +79,14 @@ export async function streamLogs(file: string, out: NodeJS.WritableStream, err: 
   lines.forEach(emit);
   if (!o.follow) return;
   let done = false;
-  void o.until?.then(() => { done = true; });
+  const until = o.until?.then(() => { done = true; });
   for (;;) {
     const stop = done;
     (await readMore()).forEach(emit);
     if (stop) return;
-    await new Promise((r) => setTimeout(r, 100));
+    // Poll for new lines, but wake at once when the container exits (a last read follows).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((r) => { timer = setTimeout(r, 100); }), until ?? new Promise(() => {})]);
+    clearTimeout(timer);
   }
 }
