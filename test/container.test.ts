@@ -240,3 +240,20 @@ test('user namespaces: root in the container is an unprivileged host user', asyn
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\s*0\s+100000\s+65536\n0\nwrote\n$/);
 });
+
+test('--cpus and --cpu-shares reach the cgroup; kill delivers the signal asked for', async () => {
+  const id = (await skiff(root, ['run', '-d', '--name', 'cpu', '--network', 'none', '--cpus', '0.5', '--cpu-shares', '512', 'busybox', 'sh', '-c', 'trap "exit 42" USR1; while true; do sleep 0.1; done'])).stdout.trim();
+  const cg = (f: string) => fs.readFile(`/sys/fs/cgroup/cpu/skiff/${id}/${f}`, 'utf8').catch(() => fs.readFile(`/sys/fs/cgroup/skiff/${id}/${f}`, 'utf8'));
+  const v2 = await fs.stat('/sys/fs/cgroup/cgroup.controllers').then(() => true, () => false);
+  if (v2) {
+    assert.equal((await cg('cpu.max')).trim(), '50000 100000');
+  } else {
+    assert.equal((await cg('cpu.cfs_quota_us')).trim(), '50000');
+    assert.equal((await cg('cpu.cfs_period_us')).trim(), '100000');
+    assert.equal((await cg('cpu.shares')).trim(), '512');
+  }
+  assert.equal((await skiff(root, ['kill', '-s', 'USR1', 'cpu'])).code, 0);
+  assert.equal((await skiff(root, ['wait', 'cpu'])).stdout.trim(), '42');
+  assert.match((await skiff(root, ['kill', '-s', 'NOPE', 'cpu'])).stderr, /not running|invalid signal/);
+  await skiff(root, ['rm', 'cpu']);
+});
