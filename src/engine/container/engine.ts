@@ -420,11 +420,6 @@ export class ContainerEngine {
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  /** Image IDs used by containers (the image store asks before removing images). */
-  async imagesInUse(): Promise<Set<string>> {
-    return new Set((await this.list(true, false)).map((r) => r.imageId));
-  }
-
   /** Runs a command in a running container; returns its exit code (126/127 as Docker does). */
   async exec(ref: string, e: ExecOptions): Promise<number> {
     const rec = await this.resolve(ref);
