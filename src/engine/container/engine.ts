@@ -193,12 +193,14 @@ export class ContainerEngine {
       '-r', this.runtime.path, '-b', p.bundle, '-p', p.pidFile, '-P', p.conmonPidFile,
       '-l', `k8s-file:${p.log}`, '--exit-dir', p.exitDir, '--socket-dir-path', sockDir,
       '--log-level', 'error', '--no-sync-log', '--runtime-arg', `--root=${this.stateRoot}`,
+      // conmon writes its `oom` marker into the persist dir, else into its working directory.
+      '--persist-dir', p.dir,
     ];
     if (this.opts.exitCommand?.length) {
       args.push('--exit-command', this.opts.exitCommand[0]);
       for (const a of [...this.opts.exitCommand.slice(1), rec.id]) args.push('--exit-command-arg', a);
     }
-    const child = spawn('conmon', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' } });
+    const child = spawn('conmon', args, { cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { ...process.env, _OCI_SYNCPIPE: '3' } });
     const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
     let stderr = '';
     child.stderr!.on('data', (d) => { stderr += d; });
