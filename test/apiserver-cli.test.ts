@@ -32,7 +32,7 @@ test('skiff server: credentials, kubeconfig, restart, SIGTERM', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-srv-'));
   try {
     const { proc, out } = await serve(root);
-    assert.match(out, /^skiff: API server listening on https:\/\/127\.0\.0\.1:\d+\nskiff: kubeconfig: .*kubeconfig\.yaml\n$/);
+    assert.match(out, /^skiff: API server listening on https:\/\/127\.0\.0\.1:\d+\nskiff: kubeconfig: .*kubeconfig\.yaml\nskiff: running .+\n$/);
     assert.equal((await fs.stat(path.join(root, 'kubeconfig.yaml'))).mode & 0o777, 0o600);
     for (const f of await fs.readdir(path.join(root, 'server'))) assert.equal((await fs.stat(path.join(root, 'server', f))).mode & 0o777, 0o600, f);
     const c = await ApiClient.fromKubeconfig(path.join(root, 'kubeconfig.yaml'));
@@ -60,6 +60,12 @@ test('skiff server: bad flags are one line and a non-zero exit', async () => {
     r = await run(['--root', root, 'server', '--port', '0', '--store', 'postgres://x']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /^skiff: unsupported store URL "postgres:\/\/x": use sqlite:\/\/PATH, etcd:\/\/HOST:PORT or memory:\/\/\n$/);
+    r = await run(['--root', root, 'server', '--port', '0', '--disable', 'kube-proxy']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /^skiff: unknown component kube-proxy in --disable \(known: scheduler, controllers.*\)\n$/);
+    r = await run(['--root', root, 'server', '--port', '0', '--node-monitor-grace-period', '-1']);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stderr, 'skiff: invalid --node-monitor-grace-period "-1": want seconds > 0\n');
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }

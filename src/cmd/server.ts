@@ -1,6 +1,7 @@
 /**
- * `skiff server`: runs the Kubernetes API server on its own. Prints where the admin
- * kubeconfig is, serves until SIGTERM/SIGINT, then stops cleanly (listener, watches, store).
+ * `skiff server`: runs the control plane (the Kubernetes API server, the scheduler and the
+ * controllers; `--disable` leaves some out). Prints where the admin kubeconfig is, serves until
+ * SIGTERM/SIGINT, then stops cleanly (components, listener, watches, store).
  */
 import type { Command } from 'commander';
 import { action, rootOf, ExitError } from './context.js';
@@ -9,19 +10,30 @@ import { action, rootOf, ExitError } from './context.js';
 export function register(program: Command): void {
   program
     .command('server')
-    .description('run the Kubernetes API server')
+    .description('run the control plane: API server, scheduler and controllers')
     .option('--listen <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '6443')
     .option('--store <url>', 'store: sqlite://PATH (default <root>/server/state.db), etcd://HOST:PORT or memory://')
-    .action(action(async (opts: { listen: string; port: string; store?: string }, cmd: Command) => {
+    .option('--disable <names>', 'components not to run, comma-separated: scheduler, controllers, or one controller', '')
+    .option('--node-monitor-grace-period <seconds>', 'a node whose lease is older than this is NotReady', '40')
+    .option('--log-level <level>', 'component log level (debug, info, warn, error, silent)', 'info')
+    .action(action(async (opts: { listen: string; port: string; store?: string; disable: string; nodeMonitorGracePeriod: string; logLevel: string }, cmd: Command) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new ExitError(`invalid --port ${JSON.stringify(opts.port)}: want 0-65535`);
+      const grace = Number(opts.nodeMonitorGracePeriod);
+      if (!(grace > 0)) throw new ExitError(`invalid --node-monitor-grace-period ${JSON.stringify(opts.nodeMonitorGracePeriod)}: want seconds > 0`);
       // Lazy: `skiff --help` and other subcommands never load the server.
-      const { startApiServer } = await import('../apiserver/server.js');
-      const server = await startApiServer({ root: rootOf(cmd), listen: opts.listen, port, store: opts.store });
-      process.stdout.write(`skiff: API server listening on ${server.url}\nskiff: kubeconfig: ${server.kubeconfig}\n`);
+      const { startControlPlane, componentNames } = await import('./controlplane.js');
+      const disable = opts.disable.split(',').map((x) => x.trim()).filter(Boolean);
+      const unknown = disable.filter((d) => !componentNames().includes(d));
+      if (unknown.length) throw new ExitError(`unknown component ${unknown.join(', ')} in --disable (known: ${componentNames().join(', ')})`);
+      const { default: pino } = await import('pino');
+      const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
+      const cp = await startControlPlane({ root: rootOf(cmd), listen: opts.listen, port, store: opts.store, disable, log, tuning: { nodeMonitorGracePeriodMs: grace * 1000 } });
+      const server = cp.api;
+      process.stdout.write(`skiff: API server listening on ${server.url}\nskiff: kubeconfig: ${server.kubeconfig}\nskiff: running ${cp.components.join(', ') || 'no controllers'}\n`);
       await new Promise<void>((done) => {
-        const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); void server.close().then(done, done); };
+        const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); void cp.stop().then(done, done); };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
       });

@@ -1,0 +1,100 @@
+/**
+ * The control plane in one process, as k3s' server: the API server, then the scheduler and
+ * the controllers as API clients of it (over HTTPS with the admin credentials, exactly as an
+ * out-of-process controller would talk to it). `skiff server` and (later) `skiff up` start
+ * it; tests and benchmarks start it in-process. Components load lazily, so a CLI that does
+ * not run a server never loads them.
+ */
+import { ApiClient } from '../client/client.js';
+import type { ApiServer, ApiServerOptions } from '../apiserver/server.js';
+import { InformerFactory } from '../controllers/runtime/informer.js';
+import { ApiEventRecorder } from '../controllers/runtime/events.js';
+import { realClock, type Clock } from '../controllers/runtime/clock.js';
+import { silentLog, type ControllerContext, type Logger } from '../controllers/runtime/controller.js';
+
+/** Something started by the control plane. */
+interface Running { stop(): void }
+
+/** Tunables of the controllers (durations in ms). */
+export interface ControllerTuning {
+  /** A node whose Lease is older than this is NotReady (Kubernetes: 40-50 s). */
+  nodeMonitorGracePeriodMs?: number;
+}
+
+/** A component: its name (for --disable) and how to start it. */
+interface Component {
+  name: string;
+  /** The group it belongs to: `scheduler` or `controllers` (disable a whole group by that name). */
+  group: 'scheduler' | 'controllers';
+  start(ctx: ControllerContext, tuning: ControllerTuning): Promise<Running>;
+}
+
+/** Every component, in start order. Each is imported on first use. */
+const COMPONENTS: Component[] = [];
+
+/** Names accepted by --disable. */
+export function componentNames(): string[] {
+  return ['scheduler', 'controllers', ...COMPONENTS.map((c) => c.name)];
+}
+
+/** How to run the control plane. */
+export interface ControlPlaneOptions extends ApiServerOptions {
+  /** Components (or groups) not to run. */
+  disable?: string[];
+  tuning?: ControllerTuning;
+  clock?: Clock;
+  log?: Logger;
+}
+
+/** A running control plane. */
+export interface ControlPlane {
+  api: ApiServer;
+  /** An admin client of the API server (shared by the components). */
+  client: ApiClient;
+  /** Names of the components running. */
+  components: string[];
+  /** Stops the components, then the API server. */
+  stop(): Promise<void>;
+}
+
+/** Starts the API server and the enabled components. */
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const disable = new Set(opts.disable ?? []);
+  for (const d of disable) {
+    if (!componentNames().includes(d)) throw new Error(`unknown component ${JSON.stringify(d)} (known: ${componentNames().join(', ')})`);
+  }
+  const { startApiServer } = await import('../apiserver/server.js');
+  const api = await startApiServer(opts);
+  const client = await ApiClient.fromKubeconfig(api.kubeconfig);
+  const clock = opts.clock ?? realClock;
+  const log = opts.log ?? silentLog;
+  const informers = new InformerFactory(client, { onError: (err) => log.debug({ err: String(err) }, 'watch failed') });
+  const recorder = new ApiEventRecorder(client, 'skiff-controller-manager', clock);
+  const ctx: ControllerContext = { client, informers, clock, recorder, log };
+  const running: Running[] = [];
+  const names: string[] = [];
+  try {
+    for (const c of COMPONENTS) {
+      if (disable.has(c.name) || disable.has(c.group)) continue;
+      running.push(await c.start(ctx, opts.tuning ?? {}));
+      names.push(c.name);
+    }
+    informers.start();
+  } catch (err) {
+    for (const r of running) r.stop();
+    informers.stop();
+    client.close();
+    await api.close();
+    throw err;
+  }
+  return {
+    api, client, components: names,
+    async stop() {
+      for (const r of running.reverse()) r.stop();
+      informers.stop();
+      await recorder.flush();
+      client.close();
+      await api.close();
+    },
+  };
+}
