@@ -4,7 +4,7 @@
  * item itself), set items as `v:"value"`. Internally a set is a Set of token paths joined by
  * a separator, which makes intersections and differences plain set operations.
  */
-import { listRule } from './strategic.js';
+import { itemKey, listRule, KEY_DEFAULTS } from './strategic.js';
 
 /** Group, version and kind. */
 export interface GVK { group: string; version: string; kind: string }
@@ -33,7 +33,7 @@ export function fieldSet(obj: unknown, gvk: GVK): Set<string> {
       if (rule?.mergeKey) {
         for (const item of v) {
           if (!isObj(item)) continue;
-          const t = [...tokens, `k:${JSON.stringify({ [rule.mergeKey]: item[rule.mergeKey] })}`];
+          const t = [...tokens, `k:${JSON.stringify(itemKey(rule, item))}`];
           out.add([...t, '.'].join(SEP));
           for (const [k, x] of Object.entries(item)) walk(x, [...t, `f:${k}`], [...path, '[]', k]);
         }
@@ -82,14 +82,18 @@ export function valueAt(obj: unknown, path: string): unknown {
     if (t.startsWith('f:')) cur = isObj(cur) ? cur[t.slice(2)] : undefined;
     else if (t.startsWith('k:')) {
       const key = JSON.parse(t.slice(2)) as Record<string, unknown>;
-      const [k, v] = Object.entries(key)[0];
-      cur = Array.isArray(cur) ? cur.find((x) => isObj(x) && x[k] === v) : undefined;
+      cur = Array.isArray(cur) ? cur.find((x) => matchesKey(x, key)) : undefined;
     } else if (t.startsWith('v:')) {
       const v = JSON.parse(t.slice(2));
       return Array.isArray(cur) && cur.includes(v) ? v : undefined;
     }
   }
   return cur;
+}
+
+// A list item matches a `k:` token when every key field agrees (protocol defaults to TCP).
+function matchesKey(x: unknown, key: Record<string, unknown>): boolean {
+  return isObj(x) && Object.entries(key).every(([k, v]) => (x[k] ?? KEY_DEFAULTS[k]) === v);
 }
 
 /** Removes the field at a token path from `obj` (in place). */
@@ -108,8 +112,8 @@ export function deletePath(obj: unknown, path: string): void {
       cur = cur[t.slice(2)];
     } else if (t.startsWith('k:')) {
       if (!Array.isArray(cur)) return;
-      const [k, v] = Object.entries(JSON.parse(t.slice(2)) as Record<string, unknown>)[0];
-      const idx = cur.findIndex((x) => isObj(x) && x[k] === v);
+      const key = JSON.parse(t.slice(2)) as Record<string, unknown>;
+      const idx = cur.findIndex((x) => matchesKey(x, key));
       if (idx < 0) return;
       if (last) {
         cur.splice(idx, 1);
@@ -131,8 +135,7 @@ export function describePath(path: string): string {
   return path.split(SEP).filter((t) => t !== '.').map((t) => {
     if (t.startsWith('f:')) return `.${t.slice(2)}`;
     if (t.startsWith('k:')) {
-      const [k, v] = Object.entries(JSON.parse(t.slice(2)) as Record<string, unknown>)[0];
-      return `[${k}=${JSON.stringify(v)}]`;
+      return `[${Object.entries(JSON.parse(t.slice(2)) as Record<string, unknown>).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}]`;
     }
     return `[${t.slice(2)}]`;
   }).join('');

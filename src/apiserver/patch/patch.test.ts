@@ -59,3 +59,19 @@ test('updates take the fields they change from other managers', () => {
   assert.equal(byMgr['kubectl-client-side-apply']['f:spec']['f:replicas'], undefined);
   assert.throws(() => serverSideApply(scaled, { spec: { replicas: 5 } }, { manager: 'ci', force: false, gvk: deploy, now }), /conflict with "kubectl" using apps\/v1: \.spec\.replicas/);
 });
+
+test('server-side apply keys container ports by containerPort and protocol, as x-kubernetes-list-map-keys says', () => {
+  const now = '2026-11-22T00:00:00Z';
+  const withPorts = (ports: unknown[]) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { spec: { containers: [{ name: 'dns', image: 'x', ports }] } } } });
+  const a = serverSideApply(undefined, withPorts([{ containerPort: 53, protocol: 'UDP', name: 'dns' }, { containerPort: 53, name: 'dns-tcp' }]), { manager: 'alice', force: false, gvk: deploy, now });
+  const ports = a.spec.template.spec.containers[0].ports;
+  assert.equal(ports.length, 2, 'one port, two protocols: two items');
+  const fv = a.metadata.managedFields[0].fieldsV1['f:spec']['f:template']['f:spec']['f:containers']['k:{"name":"dns"}']['f:ports'];
+  assert.deepEqual(Object.keys(fv).sort(), ['k:{"containerPort":53,"protocol":"TCP"}', 'k:{"containerPort":53,"protocol":"UDP"}']);
+  // bob changes only the TCP port's name: a conflict on that item alone, described with both keys
+  assert.throws(() => serverSideApply(a, withPorts([{ containerPort: 53, protocol: 'TCP', name: 'other' }]), { manager: 'bob', force: false, gvk: deploy, now }),
+    /\.spec\.template\.spec\.containers\[name="dns"\]\.ports\[containerPort=53,protocol="TCP"\]\.name/);
+  // alice drops the UDP port: only that item goes
+  const b = serverSideApply(a, withPorts([{ containerPort: 53, name: 'dns-tcp' }]), { manager: 'alice', force: false, gvk: deploy, now });
+  assert.deepEqual(b.spec.template.spec.containers[0].ports.map((p: any) => p.name), ['dns-tcp']);
+});

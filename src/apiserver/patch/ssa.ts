@@ -8,7 +8,7 @@
  */
 import { ConflictError } from '../../core/errors.js';
 import { type GVK, deletePath, describePath, fieldSet, fromFieldsV1, toFieldsV1, valueAt } from './fields.js';
-import { listRule } from './strategic.js';
+import { listRule, sameItem } from './strategic.js';
 
 /** One entry of metadata.managedFields. */
 export interface ManagedFieldsEntry {
@@ -89,10 +89,9 @@ function mergeApplied(live: any, applied: any, path: string[], gvk: GVK): any {
     const rule = listRule(path, gvk);
     if (!rule || !Array.isArray(live)) return structuredClone(applied);
     if (!rule.mergeKey) return [...new Set([...live, ...applied])];
-    const key = rule.mergeKey;
     const out = [...live];
     for (const item of applied) {
-      const i = out.findIndex((x) => isObj(x) && isObj(item) && x[key] === item[key]);
+      const i = out.findIndex((x) => isObj(x) && isObj(item) && sameItem(rule, x, item));
       if (i >= 0) out[i] = mergeApplied(out[i], item, [...path, '[]'], gvk);
       else out.push(structuredClone(item));
     }

@@ -17,6 +17,27 @@ import type { GVK } from './fields.js';
 export interface ListRule {
   /** Item key for lists of objects; undefined for a primitive set. */
   mergeKey?: string;
+  /**
+   * Server-side apply's key (x-kubernetes-list-map-keys) when it is wider than the strategic
+   * merge key: container ports are one list item per containerPort+protocol.
+   */
+  mapKeys?: string[];
+}
+
+/** Defaults of list-map key fields, so an applied item without them matches the live one. */
+export const KEY_DEFAULTS: Record<string, unknown> = { protocol: 'TCP' };
+
+/** The server-side apply identity of a list item under `rule` (undefined: not keyed). */
+export function itemKey(rule: ListRule, item: Record<string, any>): Record<string, unknown> | undefined {
+  const keys = rule.mapKeys ?? (rule.mergeKey ? [rule.mergeKey] : undefined);
+  if (!keys) return undefined;
+  return Object.fromEntries(keys.map((k) => [k, item[k] ?? KEY_DEFAULTS[k]]));
+}
+
+/** True when two items have the same server-side apply identity under `rule`. */
+export function sameItem(rule: ListRule, a: Record<string, any>, b: Record<string, any>): boolean {
+  const ka = itemKey(rule, a), kb = itemKey(rule, b);
+  return !!ka && !!kb && Object.keys(ka).every((k) => ka[k] === kb[k]);
 }
 
 // Field name → rule, for fields whose meaning is the same wherever they appear. Taken from
@@ -48,8 +69,8 @@ export function listRule(path: string[], gvk: GVK): ListRule | undefined {
   const field = path[path.length - 1];
   if (field === 'ports') {
     // A container's ports merge on containerPort; a Service's on port; others are atomic.
-    if (path.includes('containers') || path.includes('initContainers') || path.includes('ephemeralContainers')) return { mergeKey: 'containerPort' };
-    if (gvk.kind === 'Service' && path.join('.') === 'spec.ports') return { mergeKey: 'port' };
+    if (path.includes('containers') || path.includes('initContainers') || path.includes('ephemeralContainers')) return { mergeKey: 'containerPort', mapKeys: ['containerPort', 'protocol'] };
+    if (gvk.kind === 'Service' && path.join('.') === 'spec.ports') return { mergeKey: 'port', mapKeys: ['port', 'protocol'] };
     return undefined;
   }
   if (field === 'addresses' && gvk.kind !== 'Node') return undefined;
