@@ -129,6 +129,16 @@ const COLUMNS: Record<string, Spec[]> = {
   'Secret': [['Type', (s) => s.type ?? 'Opaque'], ['Data', (s) => Object.keys(s.data ?? {}).length, 0, 'integer'], age],
   'ServiceAccount': [['Secrets', (s) => (s.secrets ?? []).length, 0, 'integer'], age],
   'Endpoints': [['Endpoints', (e) => (e.subsets ?? []).flatMap((s: any) => (s.addresses ?? []).flatMap((a: any) => (s.ports ?? [{}]).map((p: any) => (p.port ? `${a.ip}:${p.port}` : a.ip)))).join(',') || '<none>'], age],
+  'discovery.k8s.io/EndpointSlice': [
+    ['AddressType', (s) => s.addressType ?? ''],
+    ['Ports', (s) => (s.ports == null ? '<unset>' : (s.ports as any[]).map((p) => p.port ?? '<unset>').join(',') || '<unset>')],
+    ['Endpoints', (s) => {
+      // As kubectl's printer: the first three addresses, then a count.
+      const addrs: string[] = (s.endpoints ?? []).flatMap((e: any) => e.addresses ?? []);
+      return addrs.length ? addrs.slice(0, 3).join(',') + (addrs.length > 3 ? ` + ${addrs.length - 3} more...` : '') : '<unset>';
+    }],
+    age,
+  ],
   'PersistentVolumeClaim': [
     ['Status', (c) => c.status?.phase ?? 'Pending'], ['Volume', (c) => c.spec?.volumeName ?? ''],
     ['Capacity', (c) => c.status?.capacity?.storage ?? ''], ['Access Modes', (c) => (c.status?.accessModes ?? []).join(',')],

@@ -29,8 +29,19 @@ interface Component {
   start(ctx: ControllerContext, tuning: ControllerTuning): Promise<Running>;
 }
 
+/** A controller class as every controller module exports one. */
+type ControllerClass = new (ctx: ControllerContext, tuning: ControllerTuning) => { run(): unknown; stop(): void };
+
+/** A controller component whose class is loaded from `load()` on first use. */
+function controller(name: string, load: () => Promise<ControllerClass>): Component {
+  return { name, group: 'controllers', async start(ctx, tuning) { const C = await load(); const c = new C(ctx, tuning); c.run(); return c; } };
+}
+
 /** Every component, in start order. Each is imported on first use. */
-const COMPONENTS: Component[] = [];
+const COMPONENTS: Component[] = [
+  controller('endpointslice', async () => (await import('../controllers/endpoints/endpointslice.js')).EndpointSliceController),
+  controller('endpoints', async () => (await import('../controllers/endpoints/endpoints.js')).EndpointsController),
+];
 
 /** Names accepted by --disable. */
 export function componentNames(): string[] {
