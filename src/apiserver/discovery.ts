@@ -41,6 +41,12 @@ export function apiGroup(catalog: Catalog, name: string) {
 
 const hash = (s: string) => createHash('sha256').update(s).digest('base64').slice(0, 11);
 
+// The streaming subresources of pods (served by nodeproxy.ts), as Kubernetes lists them.
+const POD_STREAMS: [string, string, string[]][] = [
+  ['log', 'Pod', ['get']], ['exec', 'PodExecOptions', ['create', 'get']],
+  ['attach', 'PodAttachOptions', ['create', 'get']], ['portforward', 'PodPortForwardOptions', ['create', 'get']],
+];
+
 /** The APIResourceList entries of one resource (itself and its subresources). */
 function entries(r: ResourceInfo) {
   const base = { namespaced: r.namespaced };
@@ -53,6 +59,7 @@ function entries(r: ResourceInfo) {
   if (r.subresources?.status) out.push({ name: `${r.resource}/status`, singularName: '', ...base, kind: r.kind, verbs: ['get', 'patch', 'update'] });
   if (r.subresources?.scale) out.push({ name: `${r.resource}/scale`, singularName: '', ...base, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
   if (r.subresources?.binding) out.push({ name: `${r.resource}/binding`, singularName: '', ...base, kind: 'Binding', verbs: ['create'] });
+  if (r.subresources?.binding) for (const [s, kind, verbs] of POD_STREAMS) out.push({ name: `${r.resource}/${s}`, singularName: '', ...base, kind, verbs });
   return out;
 }
 
@@ -82,6 +89,7 @@ function aggregatedResource(r: ResourceInfo) {
   if (r.subresources?.status) sub.push({ subresource: 'status', responseKind: { group: r.group, version: r.version, kind: r.kind }, verbs: ['get', 'patch', 'update'] });
   if (r.subresources?.scale) sub.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] });
   if (r.subresources?.binding) sub.push({ subresource: 'binding', responseKind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] });
+  if (r.subresources?.binding) for (const [s, kind, verbs] of POD_STREAMS) sub.push({ subresource: s, responseKind: { group: '', version: 'v1', kind }, verbs });
   return {
     resource: r.resource, responseKind: { group: r.group, version: r.version, kind: r.kind },
     scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular, verbs: verbsOf(r),

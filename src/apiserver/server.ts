@@ -20,9 +20,10 @@ import { GarbageCollector } from './gc.js';
 import { ApiMetrics, verbOf } from './metrics.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from './discovery.js';
 import { OpenApiCache } from './openapi.js';
-import { parseResourcePath, send } from './request.js';
-import { ApiError, toApiError } from './status.js';
+import { parseResourcePath, send, type ResourcePath as ResourcePathT } from './request.js';
+import { ApiError, badRequest, toApiError } from './status.js';
 import { openStore } from './store.js';
+import { NodeProxy, STREAM_SUBRESOURCES } from './nodeproxy.js';
 
 /** How to run the server. */
 export interface ApiServerOptions {
@@ -105,6 +106,9 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   nsc = new NamespaceController(storage, catalog);
   await nsc.start();
   const handlers = new Handlers(storage, catalog, { bookmarkMs: o.bookmarkMs });
+  // Node agents are reached with the admin identity (O=system:masters), as kube-apiserver's kubelet client.
+  const nodeProxy = new NodeProxy(storage, { cert: creds0.adminCert, key: creds0.adminKey });
+  const isPodStream = (r: ResourcePathT) => r.group === '' && r.resource === 'pods' && !!r.name && !!r.namespace && STREAM_SUBRESOURCES.has(r.subresource ?? '');
   const metrics = new ApiMetrics();
   const openapi = new OpenApiCache(() => ({ version: catalog.version, byGv: catalog.byGroupVersion(), schemaOf: catalog.schemaOf }));
 
@@ -122,6 +126,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
     Object.assign(req, { user, token: creds0.token }); // for access and token reviews
     const r = parseResourcePath(path);
+    if (r && isPodStream(r)) {
+      if (r.subresource !== 'log') throw badRequest('Upgrade request required');
+      return nodeProxy.log(req, res, r.namespace!, r.name!, url.searchParams);
+    }
     if (r) {
       const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
       const labels = { verb: verbOf(req.method ?? 'GET', r.name !== undefined, watching), group: r.group, resource: r.resource, subresource: r.subresource ?? '' };
@@ -193,6 +201,21 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     });
   });
   server.keepAliveTimeout = 65_000;
+  // exec, attach and portforward arrive as upgrade requests (WebSocket or SPDY).
+  server.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    const refuse = (e: ApiError) => {
+      const body = JSON.stringify(e.toStatus());
+      socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    };
+    socket.on('error', () => {});
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'https://x');
+      if (!authenticate(req, token)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      const r = parseResourcePath(url.pathname.replace(/\/+$/, ''));
+      if (!r || !isPodStream(r) || r.subresource === 'log') throw new ApiError(400, 'BadRequest', `upgrade is not supported on ${url.pathname}`);
+      await nodeProxy.upgrade(req, socket, head, r.namespace!, r.name!, r.subresource!, url.searchParams);
+    })().catch((err) => refuse(toApiError(err)));
+  });
   try {
     await new Promise<void>((ok, fail) => {
       server.once('error', fail);

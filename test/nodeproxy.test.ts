@@ -1,0 +1,92 @@
+/**
+ * The API server's pod streams (pods/log, pods/exec) relayed to a node agent endpoint, driven by
+ * the real kubectl. The agent here is a stand-in that speaks kubelet's paths and the
+ * channel.k8s.io WebSocket protocol, so this file tests the API server's half (resolution,
+ * errors, authentication to the agent, the upgrade splice); the node agent's tests cover its
+ * own half with real containers.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import { startTestServer, type TestServer } from './helpers/apiserver.js';
+import { ApiClient } from '../src/client/client.js';
+import { R } from '../src/client/resources.js';
+
+let server: TestServer;
+let agent: https.Server;
+let client: ApiClient;
+const seen: { path: string; cn?: string }[] = [];
+
+before(async () => {
+  server = await startTestServer();
+  client = await ApiClient.fromKubeconfig(server.kubeconfig);
+  const c = server.credentials;
+  // The agent stand-in: serving cert of the test server's (any cert will do: it is not verified), requires the cluster CA's clients.
+  agent = https.createServer({ key: c.servingKey, cert: c.servingCert, ca: c.caCert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    seen.push({ path: req.url!, cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN as string | undefined });
+    if (req.url!.startsWith('/containerLogs/default/one/c?')) {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('line 1\n');
+      setTimeout(() => res.end('line 2\n'), 50);
+    } else { res.writeHead(404); res.end('no'); }
+  });
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (ps) => (ps.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : false) });
+  agent.on('upgrade', (req, socket, head) => {
+    seen.push({ path: req.url!, cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN as string | undefined });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const cmd = new URL(req.url!, 'https://x').searchParams.getAll('command');
+      ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(`ran ${cmd.join(' ')}\n`)]));
+      ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' }))]));
+      ws.close(1000);
+    });
+  });
+  await new Promise<void>((ok) => agent.listen(0, '127.0.0.1', ok));
+  const port = (agent.address() as AddressInfo).port;
+  await client.create(R.nodes, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } });
+  await client.patch(R.nodes, undefined, 'n1', { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: port } } } }, 'merge', { subresource: 'status' });
+  const pod = (name: string, containers: string[], nodeName?: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { ...(nodeName ? { nodeName } : {}), containers: containers.map((n) => ({ name: n, image: 'busybox' })) } });
+  await client.create(R.pods, 'default', pod('one', ['c'], 'n1'));
+  await client.create(R.pods, 'default', pod('two', ['a', 'b'], 'n1'));
+  await client.create(R.pods, 'default', pod('pending', ['c']));
+});
+
+after(async () => {
+  client?.close();
+  agent?.close();
+  agent?.closeAllConnections();
+  await server?.stop();
+});
+
+test('kubectl logs is relayed to the agent of the pod\'s node, streamed, with the API server\'s client certificate', async () => {
+  const r = await server.kubectl('1.33', ['logs', 'one', '--tail=5', '--timestamps']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'line 1\nline 2\n');
+  const hit = seen.find((s) => s.path.startsWith('/containerLogs/'))!;
+  assert.match(hit.path, /^\/containerLogs\/default\/one\/c\?/);
+  assert.match(hit.path, /tailLines=5/);
+  assert.match(hit.path, /timestamps=true/);
+  assert.equal(hit.cn, 'admin');
+});
+
+test('kubectl exec upgrades through the API server to the agent (WebSocket v5)', async () => {
+  const r = await server.kubectl('1.33', ['exec', 'one', '--', 'echo', 'hi there']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'ran echo hi there\n');
+  assert.ok(seen.some((s) => /^\/exec\/default\/one\/c\?command=echo&command=hi\+there/.test(s.path)), JSON.stringify(seen));
+});
+
+test('bad stream requests: Kubernetes\' messages and codes', async () => {
+  // kubectl itself picks the first container when there are several; the API answers 400.
+  await assert.rejects(client.request('GET', '/api/v1/namespaces/default/pods/two/log'),
+    (e: any) => e.code === 400 && e.message === 'a container name must be specified for pod two, choose one of: [a b]');
+  let r = await server.kubectl('1.33', ['logs', 'one', '-c', 'nope']);
+  assert.match(r.stderr, /container nope is not valid for pod one/);
+  r = await server.kubectl('1.33', ['logs', 'pending']);
+  assert.match(r.stderr, /pod pending does not have a host assigned/);
+  r = await server.kubectl('1.33', ['logs', 'ghost']);
+  assert.match(r.stderr, /pods "ghost" not found/);
+  await assert.rejects(client.request('GET', '/api/v1/namespaces/default/pods/one/exec?command=ls'), (e: any) => e.code === 400 && /Upgrade request required/.test(e.message));
+});
