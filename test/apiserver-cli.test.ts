@@ -13,8 +13,8 @@ import { ApiClient } from '../src/client/client.js';
 
 const SKIFF = path.join(path.dirname(fileURLToPath(import.meta.url)), '../src/cmd/skiff.js');
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => execFile(process.execPath, [SKIFF, ...args], (err, stdout, stderr) =>
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => execFile(process.execPath, [SKIFF, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
     resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr })));
 }
 
@@ -38,6 +38,13 @@ test('skiff server: credentials, kubeconfig, restart, SIGTERM', async () => {
     const c = await ApiClient.fromKubeconfig(path.join(root, 'kubeconfig.yaml'));
     assert.equal((await c.get({ group: '', version: 'v1', resource: 'namespaces' }, undefined, 'default')).metadata.name, 'default');
     c.close();
+    // skiff kubectl: the real kubectl with this root's kubeconfig, exit status passed through.
+    const k = await run(['--root', root, 'kubectl', 'get', 'namespaces', '-o', 'name'], { HOME: root });
+    assert.equal(k.code, 0, k.stderr);
+    assert.match(k.stdout, /^namespace\/default$/m);
+    const missing = await run(['--root', root, 'kubectl', 'get', 'pod', 'nothere'], { HOME: root });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /pods "nothere" not found/);
     const ca = await fs.readFile(path.join(root, 'server', 'ca.crt'), 'utf8');
     proc.kill('SIGTERM');
     const code = await new Promise((r) => proc.once('exit', (c2) => r(c2)));

@@ -8,9 +8,10 @@ import { register as registry } from './registry.js';
 import { register as container } from './container.js';
 import { register as pod } from './pod.js';
 import { register as server } from './server.js';
+import { register as cluster } from './cluster.js';
 
 /** Registers one subcommand (or a group) on the root program. */
 export type Register = (program: Command) => void;
 
 /** Every subcommand module, in the order `skiff --help` lists them. */
-export const commands: Register[] = [image, registry, container, pod, server];
+export const commands: Register[] = [image, registry, container, pod, server, cluster];
