@@ -39,13 +39,20 @@ function controller(name: string, load: () => Promise<ControllerClass>): Compone
 
 /** Every component, in start order. Each is imported on first use. */
 const COMPONENTS: Component[] = [
+  {
+    name: 'scheduler', group: 'scheduler',
+    async start(ctx) { const { Scheduler } = await import('../scheduler/scheduler.js'); return new Scheduler(ctx).run(); },
+  },
+  controller('replicaset', async () => (await import('../controllers/replicaset/replicaset.js')).ReplicaSetController),
+  controller('deployment', async () => (await import('../controllers/deployment/deployment.js')).DeploymentController),
+  controller('nodelifecycle', async () => (await import('../controllers/nodelifecycle/nodelifecycle.js')).NodeLifecycleController),
   controller('endpointslice', async () => (await import('../controllers/endpoints/endpointslice.js')).EndpointSliceController),
   controller('endpoints', async () => (await import('../controllers/endpoints/endpoints.js')).EndpointsController),
 ];
 
 /** Names accepted by --disable. */
 export function componentNames(): string[] {
-  return ['scheduler', 'controllers', ...COMPONENTS.map((c) => c.name)];
+  return [...new Set(['scheduler', 'controllers', ...COMPONENTS.map((c) => c.name)])];
 }
 
 /** How to run the control plane. */

@@ -1,0 +1,149 @@
+/**
+ * The control plane as one: `startControlPlane` (API server + scheduler + controllers, the
+ * composition `skiff server` runs) with simulated nodes and the real kubectl, for the issue-6
+ * behaviours that need several components at once.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { startControlPlane, type ControlPlane } from '../src/cmd/controlplane.js';
+import { SimNodes } from '../src/sim/nodes.js';
+import { R } from '../src/client/resources.js';
+import { kubectlBin } from './helpers/apiserver.js';
+
+let cp: ControlPlane;
+let sim: SimNodes;
+let root: string;
+
+function kubectl(v: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(kubectlBin(v), args, { env: { PATH: process.env.PATH, HOME: path.join(root, `home-${v}`), KUBECONFIG: cp.api.kubeconfig }, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr });
+    });
+    child.stdin!.end(input ?? '');
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) { last = err; }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-cp-'));
+  // A short grace period so a stopped node is noticed within the test.
+  cp = await startControlPlane({ root, port: 0, store: `sqlite://${path.join(root, 'state.db')}`, tuning: { nodeMonitorGracePeriodMs: 3000 } });
+  sim = new SimNodes(cp.client, { heartbeatMs: 500 });
+  await sim.start();
+  await sim.addNodes(3, 'n', { capacity: { cpu: '4', memory: '8Gi', pods: '20' } });
+});
+
+after(async () => {
+  sim?.stop();
+  await cp?.stop();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const deployment = (name: string, replicas: number, extra: any = {}) => JSON.stringify({
+  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' },
+  spec: {
+    replicas, selector: { matchLabels: { app: name } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: {
+        containers: [{ name: 'c', image: 'busybox:1', resources: { requests: { cpu: '100m' } } }],
+        // Evicted quickly when their node dies (Kubernetes' default is 300 s).
+        tolerations: [
+          { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 },
+          { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 },
+        ],
+        ...extra,
+      },
+    },
+  },
+});
+
+async function runningPods(app: string) {
+  const list = await cp.client.list(R.pods, 'default', { labelSelector: `app=${app}` });
+  return list.items.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp);
+}
+
+test('kubectl apply of a Deployment: the scheduler spreads its pods over the nodes and rollout status succeeds', async () => {
+  const r = await kubectl('1.33', ['apply', '-f', '-'], deployment('web', 6));
+  assert.equal(r.code, 0, r.stderr);
+  const st = await kubectl('1.33', ['rollout', 'status', 'deployment/web', '--timeout=60s']);
+  assert.equal(st.code, 0, st.stderr + st.stdout);
+  assert.match(st.stdout, /successfully rolled out/);
+  const pods = await runningPods('web');
+  assert.equal(pods.length, 6);
+  const nodes = new Set(pods.map((p) => p.spec.nodeName));
+  assert.equal(nodes.size, 3, `spread over every node: ${[...nodes]}`);
+  const events = await cp.client.list(R.events, 'default');
+  const reasons = new Set(events.items.map((e) => e.reason));
+  for (const want of ['ScalingReplicaSet', 'SuccessfulCreate', 'Scheduled']) assert.ok(reasons.has(want), `event ${want} in ${[...reasons]}`);
+});
+
+test('pods of a stopped node are replaced elsewhere', async () => {
+  const victim = (await runningPods('web'))[0].spec.nodeName;
+  sim.stopNode(victim);
+  const node = await until('the node to go NotReady with the unreachable taint', async () => {
+    const n = await cp.client.get(R.nodes, undefined, victim);
+    const ready = n.status.conditions.find((c: any) => c.type === 'Ready');
+    return ready.status === 'Unknown' && (n.spec.taints ?? []).some((t: any) => t.key === 'node.kubernetes.io/unreachable') && n;
+  });
+  assert.ok(node);
+  await until('six running pods, none on the stopped node', async () => {
+    const pods = await runningPods('web');
+    return pods.length === 6 && pods.every((p) => p.spec.nodeName !== victim);
+  }, 60_000);
+  // Its pods were evicted: Terminating until an agent on that node confirms (as in Kubernetes).
+  const left = await cp.client.list(R.pods, 'default', { fieldSelector: `spec.nodeName=${victim}` });
+  assert.ok(left.items.length > 0 && left.items.every((p) => p.metadata.deletionTimestamp), 'evicted pods are Terminating');
+  await sim.restartNode(victim);
+  await until('the node\'s agent back: its Terminating pods are gone', async () => {
+    const all = await cp.client.list(R.pods, 'default', { fieldSelector: `spec.nodeName=${victim}` });
+    return all.items.every((p) => !p.metadata.deletionTimestamp);
+  });
+  await until('the node Ready again and untainted', async () => {
+    const n = await cp.client.get(R.nodes, undefined, victim);
+    return n.status.conditions.find((c: any) => c.type === 'Ready').status === 'True' && !(n.spec.taints ?? []).some((t: any) => t.key.startsWith('node.kubernetes.io/unreachable'));
+  });
+});
+
+test('deleting a Deployment removes its ReplicaSets and pods', async () => {
+  const r = await kubectl('1.33', ['delete', 'deployment', 'web']);
+  assert.equal(r.code, 0, r.stderr);
+  await until('ReplicaSets and pods gone', async () => {
+    const rs = await cp.client.list(R.replicasets, 'default', { labelSelector: 'app=web' });
+    const pods = await cp.client.list(R.pods, 'default', { labelSelector: 'app=web' });
+    return rs.items.length === 0 && pods.items.length === 0;
+  });
+});
+
+test('a pod that fits nowhere is reported as kube-scheduler does, and scheduled when a node that fits arrives', async () => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'big' }, spec: { containers: [{ name: 'c', image: 'busybox:1', resources: { requests: { cpu: '16' } } }] } };
+  await cp.client.create(R.pods, 'default', pod);
+  const cond = await until('PodScheduled=False', async () => {
+    const p = await cp.client.get(R.pods, 'default', 'big');
+    return p.status?.conditions?.find((c: any) => c.type === 'PodScheduled' && c.status === 'False');
+  });
+  assert.equal(cond.reason, 'Unschedulable');
+  assert.match(cond.message, /^0\/3 nodes are available: 3 Insufficient cpu\./);
+  const d = await kubectl('1.33', ['describe', 'pod', 'big']);
+  assert.match(d.stdout, /FailedScheduling/);
+  await sim.addNode({ name: 'huge', capacity: { cpu: '32', memory: '64Gi', pods: '110' } });
+  const bound = await until('bound to the new node', async () => (await cp.client.get(R.pods, 'default', 'big')).spec.nodeName);
+  assert.equal(bound, 'huge');
+  await cp.client.delete(R.pods, 'default', 'big');
+});
