@@ -88,8 +88,10 @@ export function applyDefaults(r: ResourceInfo, obj: any, isCreate: boolean): voi
       break;
     case 'batch/Job':
       if (!spec) break;
+      // As SetDefaults_Job: completions only when parallelism is unset too; parallelism alone
+      // without completions is a work queue and must stay one.
+      if (spec.completions === undefined && spec.parallelism === undefined) spec.completions = 1;
       setIf(spec, 'parallelism', 1);
-      setIf(spec, 'completions', 1);
       setIf(spec, 'backoffLimit', 6);
       setIf(spec, 'completionMode', 'NonIndexed');
       setIf(spec, 'suspend', false);
