@@ -60,7 +60,14 @@ export async function serveWatch(res: ServerResponse, storage: Storage, r: Resou
   };
   const send = async (type: string, object: unknown) => {
     if (ended) return;
-    if (!res.write(JSON.stringify({ type, object }) + '\n')) await new Promise((ok) => { res.once('drain', ok); res.once('close', ok); });
+    if (!res.write(JSON.stringify({ type, object }) + '\n')) {
+      // Wait for drain or close, and drop the other listener so a slow watcher does not pile them up.
+      await new Promise<void>((ok) => {
+        const done = () => { res.off('drain', done); res.off('close', done); ok(); };
+        res.once('drain', done);
+        res.once('close', done);
+      });
+    }
   };
   const bookmark = (extra: Record<string, string> = {}) => send('BOOKMARK', {
     kind: r.kind, apiVersion: groupVersion(r),
