@@ -13,6 +13,8 @@ import { startControlPlane, type ControlPlane } from '../src/cmd/controlplane.js
 import { SimNodes } from '../src/sim/nodes.js';
 import { R } from '../src/client/resources.js';
 import { kubectlBin } from './helpers/apiserver.js';
+import { Informer } from '../src/controllers/runtime/informer.js';
+import { listWatch } from '../src/client/listwatch.js';
 
 let cp: ControlPlane;
 let sim: SimNodes;
@@ -146,4 +148,78 @@ test('a pod that fits nowhere is reported as kube-scheduler does, and scheduled 
   const bound = await until('bound to the new node', async () => (await cp.client.get(R.pods, 'default', 'big')).spec.nodeName);
   assert.equal(bound, 'huge');
   await cp.client.delete(R.pods, 'default', 'big');
+});
+
+test('a rolling update stays within maxUnavailable and maxSurge; history, undo, pause, resume and restart work with kubectl 1.27 and 1.33', async () => {
+  const manifest = (image: string) => JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'roll', namespace: 'default' },
+    spec: {
+      replicas: 4, selector: { matchLabels: { app: 'roll' } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 1 } },
+      template: { metadata: { labels: { app: 'roll' }, annotations: { 'sim.skiff.dev/ready-after-ms': '300' } }, spec: { containers: [{ name: 'c', image }] } },
+    },
+  });
+  let r = await kubectl('1.33', ['apply', '-f', '-'], manifest('busybox:1'));
+  assert.equal(r.code, 0, r.stderr);
+  r = await kubectl('1.33', ['rollout', 'status', 'deployment/roll', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr);
+  // Watch every pod change during the rollout: available (ready, not terminating) and total.
+  const inf = new Informer(listWatch(cp.client, R.pods, 'default', { labelSelector: 'app=roll' }));
+  let minAvailable = Infinity, maxTotal = 0;
+  let sampling = false;
+  const sample = () => {
+    // The first list arrives one add at a time: count only from a whole picture on.
+    if (!sampling) return;
+    const live = inf.list().filter((p) => !p.metadata.deletionTimestamp);
+    const ready = live.filter((p) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    minAvailable = Math.min(minAvailable, ready.length);
+    maxTotal = Math.max(maxTotal, live.length);
+  };
+  inf.on({ add: sample, update: sample, delete: sample }).start();
+  await inf.synced;
+  sampling = true;
+  sample();
+  r = await kubectl('1.33', ['set', 'image', 'deployment/roll', 'c=busybox:2']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await kubectl('1.33', ['rollout', 'status', 'deployment/roll', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr);
+  inf.stop();
+  assert.ok(minAvailable >= 3, `never below replicas - maxUnavailable: saw ${minAvailable} available`);
+  assert.ok(maxTotal <= 5, `never above replicas + maxSurge: saw ${maxTotal} pods`);
+  const pods = await runningPods('roll');
+  assert.ok(pods.length === 4 && pods.every((p) => p.spec.containers[0].image === 'busybox:2'));
+
+  for (const v of ['1.27', '1.33']) {
+    r = await kubectl(v, ['rollout', 'history', 'deployment/roll']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
+  }
+  r = await kubectl('1.27', ['rollout', 'undo', 'deployment/roll']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await kubectl('1.33', ['rollout', 'status', 'deployment/roll', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr);
+  const d = await cp.client.get(R.deployments, 'default', 'roll');
+  assert.equal(d.spec.template.spec.containers[0].image, 'busybox:1', 'undo restores the previous template');
+  assert.equal(d.metadata.annotations['deployment.kubernetes.io/revision'], '3', 'the restored template is revision 3');
+  await until('pods back on the old image', async () => { const ps = await runningPods('roll'); return ps.length === 4 && ps.every((p) => p.spec.containers[0].image === 'busybox:1'); });
+
+  // Paused: a template change makes no new ReplicaSet until resumed.
+  assert.equal((await kubectl('1.33', ['rollout', 'pause', 'deployment/roll'])).code, 0);
+  assert.equal((await kubectl('1.33', ['set', 'image', 'deployment/roll', 'c=busybox:3'])).code, 0);
+  await new Promise((res) => setTimeout(res, 500));
+  const rsCount = async () => (await cp.client.list(R.replicasets, 'default', { labelSelector: 'app=roll' })).items.length;
+  assert.equal(await rsCount(), 2, 'no new ReplicaSet while paused');
+  const paused = await cp.client.get(R.deployments, 'default', 'roll');
+  assert.equal(paused.status.conditions.find((c: any) => c.type === 'Progressing').reason, 'DeploymentPaused');
+  assert.equal((await kubectl('1.33', ['rollout', 'resume', 'deployment/roll'])).code, 0);
+  r = await kubectl('1.33', ['rollout', 'status', 'deployment/roll', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await rsCount(), 3);
+  // Restart: a new ReplicaSet whose template carries restartedAt.
+  assert.equal((await kubectl('1.33', ['rollout', 'restart', 'deployment/roll'])).code, 0);
+  r = await kubectl('1.33', ['rollout', 'status', 'deployment/roll', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr);
+  const pods2 = await runningPods('roll');
+  assert.ok(pods2.every((p) => p.metadata.annotations?.['kubectl.kubernetes.io/restartedAt']), 'restarted pods carry restartedAt');
+  assert.equal((await kubectl('1.33', ['delete', 'deployment', 'roll'])).code, 0);
 });

@@ -31,14 +31,24 @@ const rev = (rs: KObject) => Number(rs.metadata.annotations?.[REVISION] ?? 0) ||
 const specReplicas = (rs: KObject) => rs.spec?.replicas ?? 0;
 const created = (rs: KObject) => Date.parse(rs.metadata.creationTimestamp ?? '') || 0;
 
-/** A template without the pod-template-hash label (for comparing with the Deployment's). */
-export function withoutHash(template: any): any {
+/**
+ * A template as compared for equality: nulls, empty maps and empty lists dropped (Go clients
+ * such as `kubectl rollout undo` send `creationTimestamp: null` and `resources: {}` that mean
+ * the same as nothing), and without the pod-template-hash label.
+ */
+export function comparable(template: any): any {
+  const prune = (v: any): any => {
+    if (Array.isArray(v)) { const a = v.map(prune).filter((x) => x !== undefined); return a.length ? a : undefined; }
+    if (v && typeof v === 'object') {
+      const o: any = {};
+      for (const [k, x] of Object.entries(v)) { const p = prune(x); if (p !== undefined) o[k] = p; }
+      return Object.keys(o).length ? o : undefined;
+    }
+    return v === null ? undefined : v;
+  };
   const t = structuredClone(template ?? {});
-  if (t.metadata?.labels) {
-    delete t.metadata.labels[HASH_LABEL];
-    if (!Object.keys(t.metadata.labels).length) delete t.metadata.labels;
-  }
-  return t;
+  if (t.metadata?.labels) delete t.metadata.labels[HASH_LABEL];
+  return canonicalJson(prune(t) ?? {});
 }
 
 /** Rolls Deployments out through ReplicaSets. */
@@ -80,8 +90,8 @@ export class DeploymentController {
     const match = selectorObjectMatcher(d.spec?.selector);
     if (!Object.keys(d.spec?.selector?.matchLabels ?? {}).length && !(d.spec?.selector?.matchExpressions ?? []).length) return;
     const rss = await claim(this.ctx.client, R.replicasets, d, 'apps/v1', 'Deployment', this.sets.listNamespace(namespace!), (rs) => match(rs.metadata.labels ?? {}));
-    const want = canonicalJson(d.spec?.template ?? {});
-    let newRs: KObject | undefined = rss.filter((rs) => canonicalJson(withoutHash(rs.spec?.template)) === want).sort((a, b) => created(a) - created(b))[0];
+    const want = comparable(d.spec?.template);
+    let newRs: KObject | undefined = rss.filter((rs) => comparable(rs.spec?.template) === want).sort((a, b) => created(a) - created(b))[0];
     let olds = rss.filter((rs) => rs !== newRs);
     const { surge, unavailable } = surgeAndUnavailable(d);
     const replicas = d.spec?.replicas ?? 1;
@@ -232,7 +242,7 @@ export class DeploymentController {
     } catch (err) {
       if (!(err instanceof ApiStatusError && err.code === 409)) throw err;
       const existing = await this.ctx.client.get(R.replicasets, d.metadata.namespace, rs.metadata.name);
-      if (controllerRef(existing)?.uid === d.metadata.uid && canonicalJson(withoutHash(existing.spec?.template)) === canonicalJson(d.spec.template)) {
+      if (controllerRef(existing)?.uid === d.metadata.uid && comparable(existing.spec?.template) === comparable(d.spec.template)) {
         return { rs: existing, event: { reason: 'FoundNewReplicaSet', message: `Found new replica set "${existing.metadata.name}"` } };
       }
       // Another template already has this name: count the collision and try another hash.
