@@ -273,7 +273,9 @@ export class Storage {
         const next = structuredClone(cur);
         if (addFinalizer) next.metadata.finalizers = [...(next.metadata.finalizers ?? []), policyFinalizer];
         if (!next.metadata.deletionTimestamp) next.metadata.deletionTimestamp = new Date(Date.now() + (pendingGrace ? grace! * 1000 : 0)).toISOString().replace(/\.\d+Z$/, 'Z');
-        if (next.metadata.deletionGracePeriodSeconds === undefined || (pendingGrace && grace! < next.metadata.deletionGracePeriodSeconds)) next.metadata.deletionGracePeriodSeconds = pendingGrace ? grace : 0;
+        // A shorter grace period shortens a deletion under way, as Kubernetes: the node agent's
+        // final grace-0 delete of a pod that still has finalizers lets it go when they are removed.
+        if (next.metadata.deletionGracePeriodSeconds === undefined || (r.kind === 'Pod' && r.group === '' && grace! < next.metadata.deletionGracePeriodSeconds)) next.metadata.deletionGracePeriodSeconds = pendingGrace ? grace : 0;
         if (isNs) next.status = { ...next.status, phase: 'Terminating' };
         if (opts.dryRun || encode(next).equals(encode(cur))) return { obj: cur, deleted: false };
         try {
