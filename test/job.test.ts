@@ -302,3 +302,43 @@ test('`kubectl create job --from=cronjob/x` makes a Job from the template that r
   assert.equal(job.metadata.ownerReferences[0].uid, cj.metadata.uid);
   assert.equal(job.status.succeeded, 1);
 });
+
+test('deleting a running Job removes its pods: the tracking finalizer does not hold them', async () => {
+  await client.create(R.jobs, 'default', jobManifest('doomed', { parallelism: 2, completions: 2 }, {}));
+  await until('two running pods', async () => (await podsOf('doomed')).filter((p) => p.status?.phase === 'Running').length === 2);
+  const r = await server.kubectl('1.33', ['delete', 'job', 'doomed']);
+  assert.equal(r.code, 0, r.stderr);
+  await until('the pods gone', async () => (await podsOf('doomed')).length === 0);
+});
+
+test('concurrencyPolicy Replace deletes the running Job when the next one starts', async (t) => {
+  const { nextMinute, stop } = await startCron();
+  t.after(stop);
+  await client.create(R.cronjobs, 'default', cronManifest('replace', { concurrencyPolicy: 'Replace' }, {}));
+  const m1 = nextMinute();
+  await until('first job active', async () => (await client.get(R.cronjobs, 'default', 'replace')).status?.active?.[0]?.name === `replace-${m1 / 60_000}`);
+  const m2 = nextMinute();
+  const c = await until('second job replaces the first', async () => {
+    const x = await client.get(R.cronjobs, 'default', 'replace');
+    return x.status?.active?.length === 1 && x.status.active[0].name === `replace-${m2 / 60_000}` && x;
+  });
+  assert.equal(c.status.lastScheduleTime, new Date(m2).toISOString().replace('.000Z', 'Z'));
+  await until('the first job deleted', async () => { try { await getJob(`replace-${m1 / 60_000}`); return false; } catch (e: any) { return e.code === 404; } });
+  assert.ok((await events('replace')).some((e) => e.reason === 'SuccessfulDelete' && e.message === `Deleted job replace-${m1 / 60_000}`));
+  await client.patch(R.cronjobs, 'default', 'replace', { spec: { suspend: true } }, 'merge');
+});
+
+test('missed schedules: after more than 100 only the latest runs, with a TooManyMissedTimes warning; startingDeadlineSeconds drops a late start', async (t) => {
+  const { clock: cronClock, stop } = await startCron();
+  t.after(stop);
+  const late = await client.create(R.cronjobs, 'default', cronManifest('late', {}, { 'sim.skiff.dev/complete-after-ms': '100' }));
+  const strict = await client.create(R.cronjobs, 'default', cronManifest('strict', { startingDeadlineSeconds: 10 }, { 'sim.skiff.dev/complete-after-ms': '100' }));
+  // 200 minutes pass with the controller looking away, then 30 s more.
+  cronClock.set(Math.floor(cronClock.now() / 60_000) * 60_000 + 200 * 60_000 + 30_000);
+  const latest = Math.floor(cronClock.now() / 60_000);
+  await until('one job for the latest minute', async () => (await jobsOfCron(late.metadata.uid)).map((j) => j.metadata.name).join() === `late-${latest}`);
+  await until('TooManyMissedTimes', async () => (await events('late')).some((e) => e.type === 'Warning' && e.reason === 'TooManyMissedTimes'));
+  await sleep(500);
+  assert.equal((await jobsOfCron(strict.metadata.uid)).length, 0, 'the latest start is 30 s late, past the 10 s deadline');
+  for (const n of ['late', 'strict']) await client.patch(R.cronjobs, 'default', n, { spec: { suspend: true } }, 'merge');
+});
