@@ -1,0 +1,128 @@
+/**
+ * StatefulSets and DaemonSets end to end: the control plane in-process (API server, scheduler,
+ * controllers), simulated nodes, and the real kubectl.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { startControlPlane, type ControlPlane } from '../src/cmd/controlplane.js';
+import { SimNodes } from '../src/sim/nodes.js';
+import { R } from '../src/client/resources.js';
+import { Informer } from '../src/controllers/runtime/informer.js';
+import { listWatch } from '../src/client/listwatch.js';
+import type { KObject } from '../src/client/client.js';
+import { kubectlBin } from './helpers/apiserver.js';
+
+let cp: ControlPlane;
+let sim: SimNodes;
+let root: string;
+
+function kubectl(v: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(kubectlBin(v), args, { env: { PATH: process.env.PATH, HOME: path.join(root, `home-${v}`), KUBECONFIG: cp.api.kubeconfig }, timeout: 90_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr });
+    });
+    child.stdin!.end(input ?? '');
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const ready = (p: KObject) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+
+before(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-wl-'));
+  cp = await startControlPlane({ root, port: 0, store: `sqlite://${path.join(root, 'state.db')}` });
+  sim = new SimNodes(cp.client, { heartbeatMs: 1000 });
+  await sim.start();
+  await sim.addNodes(2, 'w');
+});
+
+after(async () => {
+  sim?.stop();
+  await cp?.stop();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+test('a StatefulSet scales up in order and down in reverse, with a claim per pod; a partitioned update touches only ordinals >= partition', async () => {
+  // Record, for each pod creation and deletion, which pods were ready at that moment.
+  const inf = new Informer(listWatch(cp.client, R.pods, 'default', { labelSelector: 'app=db' }));
+  const log: string[] = [];
+  const readyNow = () => inf.list().filter(ready).map((p) => p.metadata.name).sort().join(',');
+  inf.on({ add: (p) => log.push(`+${p.metadata.name} [${readyNow()}]`), update: (o, p) => { if (!o.metadata.deletionTimestamp && p.metadata.deletionTimestamp) log.push(`-${p.metadata.name} [${readyNow()}]`); } }).start();
+  await inf.synced;
+  const sts = (replicas: number, image = 'db:1', partition = 0) => JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'default' },
+    spec: {
+      replicas, serviceName: 'db', selector: { matchLabels: { app: 'db' } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition } },
+      template: { metadata: { labels: { app: 'db' }, annotations: { 'sim.skiff.dev/ready-after-ms': '200' } }, spec: { containers: [{ name: 'c', image }] } },
+      volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+    },
+  });
+  let r = await kubectl('1.33', ['apply', '-f', '-'], sts(3));
+  assert.equal(r.code, 0, r.stderr);
+  r = await kubectl('1.33', ['rollout', 'status', 'statefulset/db', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.deepEqual(log.splice(0), ['+db-0 []', '+db-1 [db-0]', '+db-2 [db-0,db-1]'], 'each pod waits for the one before it to be Ready');
+  const claims = await cp.client.list(R.persistentvolumeclaims, 'default');
+  assert.deepEqual(claims.items.map((c) => c.metadata.name).sort(), ['data-db-0', 'data-db-1', 'data-db-2']);
+  const pod0 = await cp.client.get(R.pods, 'default', 'db-0');
+  assert.equal(pod0.spec.hostname, 'db-0');
+  assert.equal(pod0.spec.subdomain, 'db');
+  assert.equal(pod0.metadata.labels['apps.kubernetes.io/pod-index'], '0');
+  assert.deepEqual(pod0.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim, { claimName: 'data-db-0' });
+
+  // Scale down: the highest ordinal goes first, claims stay.
+  r = await kubectl('1.33', ['scale', 'statefulset/db', '--replicas=1']);
+  assert.equal(r.code, 0, r.stderr);
+  await until('one pod left', async () => (await cp.client.list(R.pods, 'default', { labelSelector: 'app=db' })).items.length === 1);
+  assert.deepEqual(log.splice(0).map((l) => l.split(' ')[0]), ['-db-2', '-db-1']);
+  assert.equal((await cp.client.list(R.persistentvolumeclaims, 'default')).items.length, 3, 'claims are kept on scale down');
+
+  // A partitioned update: only ordinals >= 2 get the new template.
+  r = await kubectl('1.33', ['apply', '-f', '-'], sts(4, 'db:2', 2));
+  assert.equal(r.code, 0, r.stderr);
+  await until('4 ready pods, ordinals >= 2 on db:2', async () => {
+    const pods = (await cp.client.list(R.pods, 'default', { labelSelector: 'app=db' })).items.filter(ready);
+    const img = (n: string) => pods.find((p) => p.metadata.name === n)?.spec.containers[0].image;
+    return pods.length === 4 && img('db-0') === 'db:1' && img('db-1') === 'db:1' && img('db-2') === 'db:2' && img('db-3') === 'db:2';
+  });
+  const s = await until('status', async () => { const x = await cp.client.get(R.statefulsets, 'default', 'db'); return x.status.updatedReplicas === 2 && x; });
+  assert.notEqual(s.status.currentRevision, s.status.updateRevision);
+  r = await kubectl('1.33', ['rollout', 'status', 'statefulset/db', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /partitioned roll out complete: 2 new pods have been updated/);
+  // Partition 0: the rest follow, highest first.
+  log.splice(0);
+  r = await kubectl('1.33', ['patch', 'statefulset/db', '-p', '{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await kubectl('1.33', ['rollout', 'status', 'statefulset/db', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(log.filter((l) => l.startsWith('-')).map((l) => l.split(' ')[0]), ['-db-1', '-db-0']);
+  for (const v of ['1.27', '1.33']) {
+    r = await kubectl(v, ['rollout', 'history', 'statefulset/db']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>/);
+  }
+  r = await kubectl('1.33', ['rollout', 'undo', 'statefulset/db']);
+  assert.equal(r.code, 0, r.stderr);
+  await until('back on db:1', async () => {
+    const pods = (await cp.client.list(R.pods, 'default', { labelSelector: 'app=db' })).items.filter(ready);
+    return pods.length === 4 && pods.every((p) => p.spec.containers[0].image === 'db:1');
+  }, 60_000);
+  inf.stop();
+  assert.equal((await kubectl('1.33', ['delete', 'statefulset', 'db'])).code, 0);
+  await until('pods gone', async () => (await cp.client.list(R.pods, 'default', { labelSelector: 'app=db' })).items.length === 0);
+});
