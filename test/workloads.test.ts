@@ -126,3 +126,50 @@ test('a StatefulSet scales up in order and down in reverse, with a claim per pod
   assert.equal((await kubectl('1.33', ['delete', 'statefulset', 'db'])).code, 0);
   await until('pods gone', async () => (await cp.client.list(R.pods, 'default', { labelSelector: 'app=db' })).items.length === 0);
 });
+
+test('a DaemonSet follows nodes added and removed, honours its nodeSelector and taints, and rolls out an update', async () => {
+  const ds = (image: string) => JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'default' },
+    spec: {
+      selector: { matchLabels: { app: 'agent' } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      template: { metadata: { labels: { app: 'agent' } }, spec: { nodeSelector: { role: 'worker' }, containers: [{ name: 'c', image }] } },
+    },
+  });
+  const podsByNode = async () => {
+    const pods = (await cp.client.list(R.pods, 'default', { labelSelector: 'app=agent' })).items.filter((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running');
+    return pods.map((p) => p.spec.nodeName).sort().join(',');
+  };
+  await sim.addNode({ name: 'd1', labels: { role: 'worker' } });
+  await sim.addNode({ name: 'd2', labels: { role: 'worker' } });
+  await sim.addNode({ name: 'd3', labels: { role: 'worker' }, taints: [{ key: 'dedicated', value: 'db', effect: 'NoSchedule' }] });
+  let r = await kubectl('1.33', ['apply', '-f', '-'], ds('agent:1'));
+  assert.equal(r.code, 0, r.stderr);
+  r = await kubectl('1.33', ['rollout', 'status', 'daemonset/agent', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal(await podsByNode(), 'd1,d2', 'only labelled, untainted nodes (w-0/w-1 lack the label; d3 is tainted)');
+  const pod = (await cp.client.list(R.pods, 'default', { labelSelector: 'app=agent' })).items[0];
+  assert.ok(pod.spec.tolerations.some((t: any) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute'), 'daemon tolerations added');
+  // A new eligible node gets a pod; a removed node's pod goes.
+  await sim.addNode({ name: 'd4', labels: { role: 'worker' } });
+  await until('a pod on d4', async () => (await podsByNode()) === 'd1,d2,d4');
+  await sim.removeNode('d1');
+  await until('d1\'s pod gone', async () => (await cp.client.list(R.pods, 'default', { labelSelector: 'app=agent', fieldSelector: 'spec.nodeName=d1' })).items.length === 0);
+  assert.equal(await podsByNode(), 'd2,d4');
+  await until('status: 2 desired, 2 scheduled', async () => {
+    const st = (await cp.client.get(R.daemonsets, 'default', 'agent')).status;
+    return st.desiredNumberScheduled === 2 && st.currentNumberScheduled === 2;
+  });
+  // Rolling update.
+  r = await kubectl('1.33', ['apply', '-f', '-'], ds('agent:2'));
+  assert.equal(r.code, 0, r.stderr);
+  r = await kubectl('1.33', ['rollout', 'status', 'daemonset/agent', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  await until('all on agent:2', async () => {
+    const pods = (await cp.client.list(R.pods, 'default', { labelSelector: 'app=agent' })).items.filter((p) => !p.metadata.deletionTimestamp);
+    return pods.length === 2 && pods.every((p) => p.spec.containers[0].image === 'agent:2');
+  });
+  r = await kubectl('1.27', ['rollout', 'history', 'daemonset/agent']);
+  assert.match(r.stdout, /1\s+<none>\n2\s+<none>/);
+  assert.equal((await kubectl('1.33', ['delete', 'daemonset', 'agent'])).code, 0);
+});

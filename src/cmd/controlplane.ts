@@ -46,6 +46,7 @@ const COMPONENTS: Component[] = [
   controller('replicaset', async () => (await import('../controllers/replicaset/replicaset.js')).ReplicaSetController),
   controller('deployment', async () => (await import('../controllers/deployment/deployment.js')).DeploymentController),
   controller('statefulset', async () => (await import('../controllers/statefulset/statefulset.js')).StatefulSetController),
+  controller('daemonset', async () => (await import('../controllers/daemonset/daemonset.js')).DaemonSetController),
   controller('job', async () => (await import('../controllers/job/job.js')).JobController),
   controller('ttl-after-finished', async () => (await import('../controllers/job/ttl.js')).TTLAfterFinishedController),
   controller('cronjob', async () => (await import('../controllers/cronjob/cronjob.js')).CronJobController),
