@@ -111,11 +111,12 @@ export class SchedulingQueue {
     return Math.min(this.o.maxBackoffMs ?? 10_000, (this.o.initialBackoffMs ?? 1000) * 2 ** Math.max(0, attempts - 1));
   }
 
+  // Every max/2, pods parked for max/2 or more go back: none waits longer than max.
   private scheduleFlush(): void {
-    const max = this.o.unschedulableMaxMs ?? 60_000;
-    this.flusher = this.clock.after(Math.min(30_000, max / 2), () => {
+    const half = (this.o.unschedulableMaxMs ?? 60_000) / 2;
+    this.flusher = this.clock.after(half, () => {
       const now = this.clock.now();
-      for (const [key, { prio, since }] of [...this.parked]) if (now - since >= max) this.add(key, prio);
+      for (const [key, { prio, since }] of [...this.parked]) if (now - since >= half) this.add(key, prio);
       if (!this.closed) this.scheduleFlush();
     });
   }
