@@ -5,57 +5,26 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { startControlPlane, type ControlPlane } from '../src/cmd/controlplane.js';
-import { SimNodes } from '../src/sim/nodes.js';
+import type { ControlPlane } from '../src/cmd/controlplane.js';
+import type { SimNodes } from '../src/sim/nodes.js';
+import { startTestCluster, until, type TestCluster } from './helpers/cluster.js';
 import { R } from '../src/client/resources.js';
-import { kubectlBin } from './helpers/apiserver.js';
 import { Informer } from '../src/controllers/runtime/informer.js';
 import { listWatch } from '../src/client/listwatch.js';
 
 let cp: ControlPlane;
 let sim: SimNodes;
-let root: string;
-
-function kubectl(v: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(kubectlBin(v), args, { env: { PATH: process.env.PATH, HOME: path.join(root, `home-${v}`), KUBECONFIG: cp.api.kubeconfig }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr });
-    });
-    child.stdin!.end(input ?? '');
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let cluster: TestCluster;
+let kubectl: TestCluster['kubectl'];
 
 before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-cp-'));
   // A short grace period so a stopped node is noticed within the test.
-  cp = await startControlPlane({ root, port: 0, store: `sqlite://${path.join(root, 'state.db')}`, tuning: { nodeMonitorGracePeriodMs: 3000 } });
-  sim = new SimNodes(cp.client, { heartbeatMs: 500 });
-  await sim.start();
+  cluster = await startTestCluster({ tuning: { nodeMonitorGracePeriodMs: 3000 }, sim: { heartbeatMs: 500 } });
+  ({ cp, sim, kubectl } = cluster);
   await sim.addNodes(3, 'n', { capacity: { cpu: '4', memory: '8Gi', pods: '20' } });
 });
 
-after(async () => {
-  sim?.stop();
-  await cp?.stop();
-  await fs.rm(root, { recursive: true, force: true });
-});
+after(async () => { await cluster?.stop(); });
 
 const deployment = (name: string, replicas: number, extra: any = {}) => JSON.stringify({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' },

@@ -4,46 +4,22 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { startControlPlane, type ControlPlane } from '../src/cmd/controlplane.js';
-import { SimNodes } from '../src/sim/nodes.js';
+import type { ControlPlane } from '../src/cmd/controlplane.js';
+import type { SimNodes } from '../src/sim/nodes.js';
+import { startTestCluster, until, type TestCluster } from './helpers/cluster.js';
 import { R } from '../src/client/resources.js';
-import { kubectlBin } from './helpers/apiserver.js';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-// Async: the API server runs on this process's event loop.
-const run = promisify(execFile);
 
 let cp: ControlPlane;
 let sim: SimNodes;
-let root: string;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let cluster: TestCluster;
 
 before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-ep-'));
-  cp = await startControlPlane({ root, port: 0, store: 'memory://', disable: ['scheduler'] });
-  sim = new SimNodes(cp.client);
-  await sim.start();
+  cluster = await startTestCluster({ store: 'memory://', disable: ['scheduler'] });
+  ({ cp, sim } = cluster);
   await sim.addNode({ name: 'n1' });
 });
 
-after(async () => {
-  sim?.stop();
-  await cp?.stop();
-  await fs.rm(root, { recursive: true, force: true });
-});
+after(async () => { await cluster?.stop(); });
 
 const pod = (name: string, annotations: Record<string, string> = {}) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'web' }, annotations },
@@ -70,10 +46,9 @@ test('a Service gets EndpointSlices and Endpoints of its ready pods; an unready 
   assert.equal(slice.endpoints.find((e: any) => e.targetRef.name === 'web-3').conditions.ready, false);
   const ep = await until('Endpoints', async () => { const e = await cp.client.get(R.endpoints, 'default', 'web'); return e.subsets?.[0]?.addresses?.length === 2 && e; });
   assert.deepEqual(ep.subsets[0].notReadyAddresses.map((a: any) => a.targetRef.name), ['web-3']);
-  const env = { PATH: process.env.PATH, HOME: root, KUBECONFIG: cp.api.kubeconfig };
-  const out = (await run(kubectlBin('1.33'), ['describe', 'service', 'web'], { env })).stdout;
+    const out = (await cluster.kubectl('1.33', ['describe', 'service', 'web'])).stdout;
   assert.match(out, /Endpoints:\s+10\.244\.\d+\.\d+:8080,10\.244\.\d+\.\d+:8080/);
-  const slices = (await run(kubectlBin('1.27'), ['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web'], { env })).stdout;
+  const slices = (await cluster.kubectl('1.27', ['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web'])).stdout;
   assert.match(slices, /IPv4\s+8080\s+10\.244/);
   // A pod deleted leaves the rotation.
   await cp.client.delete(R.pods, 'default', 'web-1');

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from './helpers/apiserver.js';
 import { TestBinder } from './helpers/job-binder.js';
+import { until } from './helpers/cluster.js';
 import { ApiClient, type KObject } from '../src/client/client.js';
 import { R } from '../src/client/resources.js';
 import { SimNodes } from '../src/sim/nodes.js';
@@ -31,18 +32,6 @@ const running: { stop(): void }[] = [];
 // ticking with it, so retries of conflicting writes proceed; tests jump it forward.
 const clock = new FakeClock(Date.now());
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,56 +4,28 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { startControlPlane, type ControlPlane } from '../src/cmd/controlplane.js';
-import { SimNodes } from '../src/sim/nodes.js';
+import type { ControlPlane } from '../src/cmd/controlplane.js';
+import type { SimNodes } from '../src/sim/nodes.js';
+import { startTestCluster, until, type TestCluster } from './helpers/cluster.js';
 import { R } from '../src/client/resources.js';
 import { Informer } from '../src/controllers/runtime/informer.js';
 import { listWatch } from '../src/client/listwatch.js';
 import type { KObject } from '../src/client/client.js';
-import { kubectlBin } from './helpers/apiserver.js';
 
 let cp: ControlPlane;
 let sim: SimNodes;
-let root: string;
-
-function kubectl(v: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(kubectlBin(v), args, { env: { PATH: process.env.PATH, HOME: path.join(root, `home-${v}`), KUBECONFIG: cp.api.kubeconfig }, timeout: 90_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr });
-    });
-    child.stdin!.end(input ?? '');
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let cluster: TestCluster;
+let kubectl: TestCluster['kubectl'];
 
 const ready = (p: KObject) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
 
 before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-wl-'));
-  cp = await startControlPlane({ root, port: 0, store: `sqlite://${path.join(root, 'state.db')}` });
-  sim = new SimNodes(cp.client, { heartbeatMs: 1000 });
-  await sim.start();
+  cluster = await startTestCluster({ sim: { heartbeatMs: 1000 } });
+  ({ cp, sim, kubectl } = cluster);
   await sim.addNodes(2, 'w');
 });
 
-after(async () => {
-  sim?.stop();
-  await cp?.stop();
-  await fs.rm(root, { recursive: true, force: true });
-});
+after(async () => { await cluster?.stop(); });
 
 test('a StatefulSet scales up in order and down in reverse, with a claim per pod; a partitioned update touches only ordinals >= partition', async () => {
   // Record, for each pod creation and deletion, which pods were ready at that moment.

@@ -8,7 +8,7 @@
 import type { KObject } from '../../client/client.js';
 import { R } from '../../client/resources.js';
 import { selectorObjectMatcher } from '../../core/labels.js';
-import { Controller, type ControllerContext, type SyncResult } from '../runtime/controller.js';
+import { LoopController, type ControllerContext, type SyncResult } from '../runtime/controller.js';
 import { splitKey, type Informer } from '../runtime/informer.js';
 import { controllerRef, ownerRefTo } from '../runtime/owners.js';
 import { claim } from '../runtime/claim.js';
@@ -56,17 +56,16 @@ export function nodeOfPod(p: KObject): string | undefined {
 const live = (p: KObject) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded';
 
 /** Keeps a daemon pod on every eligible node. */
-export class DaemonSetController {
-  private readonly loop: Controller;
+export class DaemonSetController extends LoopController {
   private readonly sets: Informer;
   private readonly nodes: Informer;
   private readonly pods: Informer;
   private readonly revisions: Informer;
   private readonly expectations: Expectations;
 
-  constructor(private readonly ctx: ControllerContext) {
+  constructor(ctx: ControllerContext) {
+    super('daemonset', ctx, 2);
     this.expectations = new Expectations(ctx.clock);
-    this.loop = new Controller('daemonset', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log });
     this.sets = ctx.informers.for(R.daemonsets);
     this.nodes = ctx.informers.for(R.nodes);
     this.pods = ctx.informers.for(R.pods);
@@ -88,13 +87,7 @@ export class DaemonSetController {
     });
   }
 
-  /** Starts the workers. */
-  run(): this { this.loop.run(); return this; }
-
-  /** Stops the workers. */
-  stop(): void { this.loop.stop(); }
-
-  private async sync(key: string): Promise<SyncResult> {
+  protected async sync(key: string): Promise<SyncResult> {
     const ds = this.sets.get(key);
     if (!ds || ds.metadata.deletionTimestamp) return;
     const { namespace } = splitKey(key);

@@ -11,7 +11,7 @@ import type { KObject } from '../../client/client.js';
 import { ApiStatusError } from '../../client/client.js';
 import { R } from '../../client/resources.js';
 import { selectorObjectMatcher } from '../../core/labels.js';
-import { Controller, type ControllerContext, type SyncResult } from '../runtime/controller.js';
+import { LoopController, type ControllerContext, type SyncResult } from '../runtime/controller.js';
 import { splitKey, type Informer } from '../runtime/informer.js';
 import { controllerRef, ownerRefTo } from '../runtime/owners.js';
 import { claim } from '../runtime/claim.js';
@@ -52,14 +52,13 @@ export function comparable(template: any): any {
 }
 
 /** Rolls Deployments out through ReplicaSets. */
-export class DeploymentController {
-  private readonly loop: Controller;
+export class DeploymentController extends LoopController {
   private readonly deployments: Informer;
   private readonly sets: Informer;
   private readonly pods: Informer;
 
-  constructor(private readonly ctx: ControllerContext) {
-    this.loop = new Controller('deployment', (k) => this.sync(k), { workers: 4, clock: ctx.clock, log: ctx.log });
+  constructor(ctx: ControllerContext) {
+    super('deployment', ctx, 4);
     this.deployments = ctx.informers.for(R.deployments);
     this.sets = ctx.informers.for(R.replicasets);
     this.pods = ctx.informers.for(R.pods);
@@ -74,16 +73,7 @@ export class DeploymentController {
     this.sets.on({ add: onRs, update: (_o, rs) => onRs(rs), delete: onRs });
   }
 
-  /** Starts the workers. */
-  run(): this { this.loop.run(); return this; }
-
-  /** Stops the workers. */
-  stop(): void { this.loop.stop(); }
-
-  /** Resolves when nothing is queued or syncing (tests). */
-  whenIdle(): Promise<void> { return this.loop.whenIdle(); }
-
-  private async sync(key: string): Promise<SyncResult> {
+  protected async sync(key: string): Promise<SyncResult> {
     const d = this.deployments.get(key);
     if (!d || d.metadata.deletionTimestamp) return;
     const { namespace } = splitKey(key);

@@ -5,7 +5,7 @@
  */
 import type { KObject } from '../../client/client.js';
 import { R } from '../../client/resources.js';
-import { Controller, type ControllerContext } from '../runtime/controller.js';
+import { LoopController, type ControllerContext } from '../runtime/controller.js';
 import { splitKey, type Informer } from '../runtime/informer.js';
 import { canonicalJson } from '../pods.js';
 import { desiredGroups, endpointsSubsets } from './desired.js';
@@ -13,14 +13,13 @@ import { servicesOfPod } from './services.js';
 import { ignore404 } from './endpointslice.js';
 
 /** Keeps each selecting Service's Endpoints object current. */
-export class EndpointsController {
-  private readonly loop: Controller;
+export class EndpointsController extends LoopController {
   private readonly services: Informer;
   private readonly pods: Informer;
   private readonly endpoints: Informer;
 
-  constructor(private readonly ctx: ControllerContext) {
-    this.loop = new Controller('endpoints', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log });
+  constructor(ctx: ControllerContext) {
+    super('endpoints', ctx, 2);
     this.services = ctx.informers.for(R.services);
     this.pods = ctx.informers.for(R.pods);
     this.endpoints = ctx.informers.for(R.endpoints);
@@ -30,16 +29,7 @@ export class EndpointsController {
     this.endpoints.on({ delete: (e) => { if (this.services.get(`${e.metadata.namespace}/${e.metadata.name}`)) this.loop.enqueue(e); } });
   }
 
-  /** Starts the workers. */
-  run(): this { this.loop.run(); return this; }
-
-  /** Stops the workers. */
-  stop(): void { this.loop.stop(); }
-
-  /** Resolves when no key is queued or being synced (tests). */
-  whenIdle(): Promise<void> { return this.loop.whenIdle(); }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
     const svc = this.services.get(key);
     const cur = this.endpoints.get(key);

@@ -8,7 +8,7 @@
  */
 import type { KObject } from '../../client/client.js';
 import { R } from '../../client/resources.js';
-import { Controller, type ControllerContext } from '../runtime/controller.js';
+import { LoopController, type ControllerContext } from '../runtime/controller.js';
 import { splitKey, type Informer } from '../runtime/informer.js';
 import { ownerRefTo } from '../runtime/owners.js';
 import { canonicalJson } from '../pods.js';
@@ -21,14 +21,13 @@ const SERVICE_NAME = 'kubernetes.io/service-name';
 const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
 
 /** Keeps each selecting Service's EndpointSlices current. */
-export class EndpointSliceController {
-  private readonly loop: Controller;
+export class EndpointSliceController extends LoopController {
   private readonly services: Informer;
   private readonly pods: Informer;
   private readonly slices: Informer;
 
-  constructor(private readonly ctx: ControllerContext) {
-    this.loop = new Controller('endpointslice', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log });
+  constructor(ctx: ControllerContext) {
+    super('endpointslice', ctx, 2);
     this.services = ctx.informers.for(R.services);
     this.pods = ctx.informers.for(R.pods);
     this.slices = ctx.informers.for(R.endpointslices);
@@ -41,16 +40,7 @@ export class EndpointSliceController {
     this.slices.on({ update: (_o, s) => onSlice(s), delete: onSlice });
   }
 
-  /** Starts the workers. */
-  run(): this { this.loop.run(); return this; }
-
-  /** Stops the workers. */
-  stop(): void { this.loop.stop(); }
-
-  /** Resolves when no key is queued or being synced (tests). */
-  whenIdle(): Promise<void> { return this.loop.whenIdle(); }
-
-  private async sync(key: string): Promise<void> {
+  protected async sync(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
     const svc = this.services.get(key);
     const existing = this.slices.byIndex('service', key).filter((s) => s.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY);

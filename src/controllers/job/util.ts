@@ -4,7 +4,6 @@
  * pods go first when there are too many. Pure functions of objects, tested by table.
  */
 import type { KObject } from '../../client/client.js';
-import { isPodReady } from '../pods.js';
 
 /** The finalizer that keeps a Job's finished pods until the Job has counted them. */
 export const TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
@@ -78,34 +77,7 @@ export function pastBackoffLimitOnFailure(job: KObject, pods: KObject[]): boolea
   return limit === 0 ? restarts > 0 : restarts >= limit;
 }
 
-const PHASE_RANK: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
-
-function readySince(p: KObject): number {
-  const c = (p.status?.conditions ?? []).find((x: any) => x.type === 'Ready' && x.status === 'True');
-  return c ? Date.parse(c.lastTransitionTime ?? '') || 0 : 0;
-}
-
-function restarts(p: KObject): number {
-  return (p.status?.containerStatuses ?? []).reduce((n: number, c: any) => Math.max(n, c.restartCount ?? 0), 0);
-}
-
-/**
- * Kubernetes' ActivePods order, the pods to delete first: unscheduled before scheduled,
- * pending before running, not ready before ready, ready more recently first, more restarts
- * first, newer first.
- */
-export function deletionOrder(a: KObject, b: KObject): number {
-  const sa = a.spec?.nodeName ? 1 : 0, sb = b.spec?.nodeName ? 1 : 0;
-  if (sa !== sb) return sa - sb;
-  const pa = PHASE_RANK[a.status?.phase] ?? 0, pb = PHASE_RANK[b.status?.phase] ?? 0;
-  if (pa !== pb) return pa - pb;
-  const ra = isPodReady(a) ? 1 : 0, rb = isPodReady(b) ? 1 : 0;
-  if (ra !== rb) return ra - rb;
-  if (ra && rb && readySince(a) !== readySince(b)) return readySince(b) - readySince(a);
-  if (restarts(a) !== restarts(b)) return restarts(b) - restarts(a);
-  const ca = Date.parse(a.metadata.creationTimestamp ?? '') || 0, cb = Date.parse(b.metadata.creationTimestamp ?? '') || 0;
-  return cb - ca;
-}
+export { deletionOrder } from '../pods.js';
 
 /** The time a finished pod finished: its containers' latest finishedAt, else its deletion or creation time. */
 export function finishTime(pod: KObject): number {

@@ -12,7 +12,7 @@
  */
 import type { KObject } from '../../client/client.js';
 import { R } from '../../client/resources.js';
-import { Controller, type ControllerContext, type SyncResult } from '../runtime/controller.js';
+import { LoopController, type ControllerContext, type SyncResult } from '../runtime/controller.js';
 import type { Informer } from '../runtime/informer.js';
 import { rfc3339, type TimerHandle } from '../runtime/clock.js';
 import { toleration } from '../../scheduler/plugins/taints.js';
@@ -62,8 +62,7 @@ export function evictionTime(pod: KObject, taints: any[], nowMs: number): number
 }
 
 /** Marks silent nodes Unknown, keeps taints true, evicts and garbage-collects pods. */
-export class NodeLifecycleController {
-  private readonly loop: Controller;
+export class NodeLifecycleController extends LoopController {
   private readonly nodes: Informer;
   private readonly leases: Informer;
   private readonly pods: Informer;
@@ -72,10 +71,10 @@ export class NodeLifecycleController {
   private readonly grace: number;
   private readonly period: number;
 
-  constructor(private readonly ctx: ControllerContext, tuning: NodeLifecycleTuning = {}) {
+  constructor(ctx: ControllerContext, tuning: NodeLifecycleTuning = {}) {
+    super('nodelifecycle', ctx, 2);
     this.grace = tuning.nodeMonitorGracePeriodMs ?? 40_000;
     this.period = tuning.nodeMonitorPeriodMs ?? Math.min(5000, Math.max(200, this.grace / 5));
-    this.loop = new Controller('nodelifecycle', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log });
     this.nodes = ctx.informers.for(R.nodes);
     this.leases = ctx.informers.for(R.leases, 'kube-node-lease');
     this.pods = ctx.informers.for(R.pods);
@@ -86,8 +85,8 @@ export class NodeLifecycleController {
   }
 
   /** Starts the workers and the periodic health check. */
-  run(): this {
-    this.loop.run();
+  override run(): this {
+    super.run();
     const tick = () => {
       for (const n of this.nodes.list()) this.loop.enqueue(n);
       this.ticker = this.ctx.clock.after(this.period, tick);
@@ -97,9 +96,9 @@ export class NodeLifecycleController {
   }
 
   /** Stops. */
-  stop(): void { this.ticker?.cancel(); this.loop.stop(); }
+  override stop(): void { this.ticker?.cancel(); super.stop(); }
 
-  private async sync(name: string): Promise<SyncResult> {
+  protected async sync(name: string): Promise<SyncResult> {
     const node = this.nodes.get(name);
     const now = this.ctx.clock.now();
     if (!node) {

@@ -9,27 +9,25 @@
 import type { KObject } from '../../client/client.js';
 import { R } from '../../client/resources.js';
 import { selectorObjectMatcher } from '../../core/labels.js';
-import { Controller, type ControllerContext, type SyncResult } from '../runtime/controller.js';
+import { LoopController, type ControllerContext, type SyncResult } from '../runtime/controller.js';
 import { splitKey, type Informer } from '../runtime/informer.js';
 import { Expectations } from '../runtime/expectations.js';
 import { controllerRef, ownerRefTo } from '../runtime/owners.js';
 import { claim } from '../runtime/claim.js';
 import { rfc3339 } from '../runtime/clock.js';
-import { canonicalJson, isPodActive, isPodAvailable, isPodReady, podFromTemplate, setCondition } from '../pods.js';
-import { deletionOrder } from './ranking.js';
+import { canonicalJson, deletionOrder, isPodActive, isPodAvailable, isPodReady, podFromTemplate, setCondition } from '../pods.js';
 
 /** The most pods one sync creates or deletes (Kubernetes' burstReplicas). */
 export const BURST = 500;
 
 /** Keeps ReplicaSets' pods at their replica counts. */
-export class ReplicaSetController {
-  private readonly loop: Controller;
+export class ReplicaSetController extends LoopController {
   private readonly sets: Informer;
   private readonly pods: Informer;
   private readonly expectations: Expectations;
 
-  constructor(private readonly ctx: ControllerContext) {
-    this.loop = new Controller('replicaset', (k) => this.sync(k), { workers: 4, clock: ctx.clock, log: ctx.log });
+  constructor(ctx: ControllerContext) {
+    super('replicaset', ctx, 4);
     this.expectations = new Expectations(ctx.clock);
     this.sets = ctx.informers.for(R.replicasets);
     this.pods = ctx.informers.for(R.pods);
@@ -49,15 +47,6 @@ export class ReplicaSetController {
     });
   }
 
-  /** Starts the workers. */
-  run(): this { this.loop.run(); return this; }
-
-  /** Stops the workers. */
-  stop(): void { this.loop.stop(); }
-
-  /** Resolves when nothing is queued or syncing (tests). */
-  whenIdle(): Promise<void> { return this.loop.whenIdle(); }
-
   private ownerKey(p: KObject): string | undefined {
     const r = controllerRef(p);
     if (!r || r.kind !== 'ReplicaSet') return undefined;
@@ -71,7 +60,7 @@ export class ReplicaSetController {
     }
   }
 
-  private async sync(key: string): Promise<SyncResult> {
+  protected async sync(key: string): Promise<SyncResult> {
     const rs = this.sets.get(key);
     if (!rs) { this.expectations.delete(key); return; }
     const { namespace } = splitKey(key);

@@ -112,3 +112,28 @@ export class Controller {
     }
   }
 }
+
+/**
+ * The base of a controller with one loop: subclasses set up informers and handlers in their
+ * constructor and implement `sync`; `run`, `stop` and `whenIdle` are the same for all.
+ */
+export abstract class LoopController {
+  /** The loop whose queue handlers feed. */
+  protected readonly loop: Controller;
+
+  constructor(name: string, protected readonly ctx: ControllerContext, workers = 2) {
+    this.loop = new Controller(name, (k) => this.sync(k), { workers, clock: ctx.clock, log: ctx.log });
+  }
+
+  /** Converges the object with this key. */
+  protected abstract sync(key: string): Promise<SyncResult>;
+
+  /** Starts the workers. */
+  run(): this { this.loop.run(); return this; }
+
+  /** Stops the workers. */
+  stop(): void { this.loop.stop(); }
+
+  /** Resolves when no key is queued or being synced (tests). */
+  whenIdle(): Promise<void> { return this.loop.whenIdle(); }
+}

@@ -10,7 +10,7 @@ import type { KObject } from '../../client/client.js';
 import { ApiStatusError } from '../../client/client.js';
 import { R } from '../../client/resources.js';
 import { selectorObjectMatcher } from '../../core/labels.js';
-import { Controller, type ControllerContext, type SyncResult } from '../runtime/controller.js';
+import { LoopController, type ControllerContext, type SyncResult } from '../runtime/controller.js';
 import { splitKey, type Informer } from '../runtime/informer.js';
 import { controllerRef, ownerRefTo } from '../runtime/owners.js';
 import { claim } from '../runtime/claim.js';
@@ -27,15 +27,14 @@ const running = (p: KObject) => p.status?.phase === 'Running' && !p.metadata.del
 const healthy = (p: KObject) => running(p) && isPodReady(p);
 
 /** Keeps StatefulSets' pods and claims. */
-export class StatefulSetController {
-  private readonly loop: Controller;
+export class StatefulSetController extends LoopController {
   private readonly sets: Informer;
   private readonly pods: Informer;
   private readonly claims: Informer;
   private readonly revisions: Informer;
 
-  constructor(private readonly ctx: ControllerContext) {
-    this.loop = new Controller('statefulset', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log });
+  constructor(ctx: ControllerContext) {
+    super('statefulset', ctx, 2);
     this.sets = ctx.informers.for(R.statefulsets);
     this.pods = ctx.informers.for(R.pods);
     this.claims = ctx.informers.for(R.persistentvolumeclaims);
@@ -51,13 +50,7 @@ export class StatefulSetController {
     this.pods.on({ add: onPod, update: (_o, p) => onPod(p), delete: onPod });
   }
 
-  /** Starts the workers. */
-  run(): this { this.loop.run(); return this; }
-
-  /** Stops the workers. */
-  stop(): void { this.loop.stop(); }
-
-  private async sync(key: string): Promise<SyncResult> {
+  protected async sync(key: string): Promise<SyncResult> {
     const sts = this.sets.get(key);
     if (!sts || sts.metadata.deletionTimestamp) return;
     const { namespace } = splitKey(key);
