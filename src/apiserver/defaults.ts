@@ -55,7 +55,7 @@ export function applyDefaults(r: ResourceInfo, obj: any, isCreate: boolean): voi
   switch (`${r.group}/${r.kind}`) {
     case '/Pod':
       defaultPodSpec(spec);
-      if (spec) { setIf(spec, 'enableServiceLinks', true); setIf(spec, 'priority', 0); setIf(spec, 'serviceAccountName', 'default'); setIf(spec, 'serviceAccount', spec.serviceAccountName); }
+      if (spec) { setIf(spec, 'enableServiceLinks', true); setIf(spec, 'serviceAccountName', 'default'); setIf(spec, 'serviceAccount', spec.serviceAccountName); }
       if (isCreate) obj.status = { phase: 'Pending', qosClass: qosClass(spec) };
       break;
     case 'apps/Deployment':

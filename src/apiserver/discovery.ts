@@ -60,6 +60,7 @@ function entries(r: ResourceInfo) {
   if (r.subresources?.scale) out.push({ name: `${r.resource}/scale`, singularName: '', ...base, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
   if (r.subresources?.binding) out.push({ name: `${r.resource}/binding`, singularName: '', ...base, kind: 'Binding', verbs: ['create'] });
   if (r.subresources?.binding) for (const [s, kind, verbs] of POD_STREAMS) out.push({ name: `${r.resource}/${s}`, singularName: '', ...base, kind, verbs });
+  if (r.subresources?.binding) out.push({ name: `${r.resource}/eviction`, singularName: '', ...base, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
   return out;
 }
 
@@ -90,6 +91,7 @@ function aggregatedResource(r: ResourceInfo) {
   if (r.subresources?.scale) sub.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: ['get', 'patch', 'update'] });
   if (r.subresources?.binding) sub.push({ subresource: 'binding', responseKind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] });
   if (r.subresources?.binding) for (const [s, kind, verbs] of POD_STREAMS) sub.push({ subresource: s, responseKind: { group: '', version: 'v1', kind }, verbs });
+  if (r.subresources?.binding) sub.push({ subresource: 'eviction', responseKind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] });
   return {
     resource: r.resource, responseKind: { group: r.group, version: r.version, kind: r.kind },
     scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular, verbs: verbsOf(r),

@@ -10,6 +10,8 @@ import { keyPrefix } from './resources.js';
 import { ApiError } from './status.js';
 import type { NamespaceController } from './namespaces.js';
 import { ORPHAN, FOREGROUND, type GarbageCollector } from './gc.js';
+import { admitLimitRanges, admitPriority, admitTolerations } from './admission/pods.js';
+import { QuotaAdmission } from './admission/quota.js';
 
 /** The service CIDR, 10.96.0.0/16 as in kubeadm; .1 is the `kubernetes` service. */
 const SVC_BASE = (10 << 24) | (96 << 16);
@@ -22,6 +24,7 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
   const reservedIps = new Set<string>(); // in flight within this process: two creates never share an IP
   const reservedPorts = new Set<number>();
   let lock: Promise<void> = Promise.resolve();
+  let quota: QuotaAdmission | undefined;
 
   async function allocate(svc: any): Promise<void> {
     const spec = svc.spec;
@@ -65,6 +68,13 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
 
   return {
     async beforeCreate(r, obj) {
+      // Admission, in kube-apiserver's order: mutating plugins, then the quota check.
+      if (r.kind === 'Pod' && !r.group) {
+        await admitPriority(getStorage(), obj);
+        admitTolerations(obj);
+        await admitLimitRanges(getStorage(), obj);
+      }
+      await (quota ??= new QuotaAdmission(getStorage())).admit(r, obj);
       if (r.kind === 'Service' && !r.group) {
         const run = lock.then(() => allocate(obj));
         lock = run.catch(() => {});
@@ -73,6 +83,7 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
       if (r.kind === 'CustomResourceDefinition') obj.status = crdStatus(obj);
     },
     async afterWrite(r, obj, type) {
+      if (type === 'create') quota?.release(obj.metadata?.uid);
       if (r.kind === 'CustomResourceDefinition' && r.group === 'apiextensions.k8s.io') {
         const gone = type === 'delete';
         if (gone) {

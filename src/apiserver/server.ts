@@ -20,10 +20,12 @@ import { GarbageCollector } from './gc.js';
 import { ApiMetrics, verbOf } from './metrics.js';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, wantsAggregated } from './discovery.js';
 import { OpenApiCache } from './openapi.js';
-import { parseResourcePath, send, type ResourcePath as ResourcePathT } from './request.js';
+import { decodeBody, parseResourcePath, readBody, send, type ResourcePath as ResourcePathT } from './request.js';
 import { ApiError, badRequest, toApiError } from './status.js';
 import { openStore } from './store.js';
 import { NodeProxy, STREAM_SUBRESOURCES } from './nodeproxy.js';
+import { bootstrapPriorityClasses } from './admission/pods.js';
+import { evictPod } from './admission/eviction.js';
 
 /** How to run the server. */
 export interface ApiServerOptions {
@@ -101,6 +103,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const crds = catalog.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
   for (const crd of (await storage.list(crds, undefined, {})).items) catalog.applyCrd(crd);
   await bootstrapNamespaces(storage);
+  await bootstrapPriorityClasses(storage);
   gc = new GarbageCollector(storage, catalog);
   void gc.sweep().catch(() => {}); // in the background: serving starts at once
   nsc = new NamespaceController(storage, catalog);
@@ -126,6 +129,11 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
     Object.assign(req, { user, token: creds0.token }); // for access and token reviews
     const r = parseResourcePath(path);
+    if (r && r.group === '' && r.resource === 'pods' && r.subresource === 'eviction' && r.name && r.namespace) {
+      if (req.method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+      const body = decodeBody(await readBody(req), req.headers['content-type']);
+      return send(res, 201, await evictPod(storage, r.namespace, r.name, body));
+    }
     if (r && isPodStream(r)) {
       if (r.subresource !== 'log') throw badRequest('Upgrade request required');
       return nodeProxy.log(req, res, r.namespace!, r.name!, url.searchParams);

@@ -51,6 +51,8 @@ const COMPONENTS: Component[] = [
   controller('ttl-after-finished', async () => (await import('../controllers/job/ttl.js')).TTLAfterFinishedController),
   controller('cronjob', async () => (await import('../controllers/cronjob/cronjob.js')).CronJobController),
   controller('nodelifecycle', async () => (await import('../controllers/nodelifecycle/nodelifecycle.js')).NodeLifecycleController),
+  controller('disruption', async () => (await import('../controllers/disruption/disruption.js')).DisruptionController),
+  controller('resourcequota', async () => (await import('../controllers/resourcequota/resourcequota.js')).ResourceQuotaController),
   controller('endpointslice', async () => (await import('../controllers/endpoints/endpointslice.js')).EndpointSliceController),
   controller('endpoints', async () => (await import('../controllers/endpoints/endpoints.js')).EndpointsController),
 ];
