@@ -116,3 +116,25 @@ test('a stopped node goes NotReady and unreachable; its pods leave after their t
   assert.equal((await cp.client.get(R.pods, 'default', 'patient')).metadata.deletionTimestamp, undefined, 'the patient pod tolerates an hour');
   await sim.restartNode('p-0');
 });
+
+test('a HorizontalPodAutoscaler without a metrics API says so and leaves its target alone', async () => {
+  const deploy = JSON.stringify({
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'scaled', namespace: 'default' },
+    spec: { replicas: 2, selector: { matchLabels: { app: 'scaled' } }, template: { metadata: { labels: { app: 'scaled' } }, spec: { containers: [{ name: 'c', image: 'busybox', resources: { requests: { cpu: '100m' } } }] } } },
+  });
+  assert.equal((await kubectl('1.33', ['apply', '-f', '-'], deploy)).code, 0);
+  let r = await kubectl('1.33', ['autoscale', 'deployment', 'scaled', '--cpu-percent=50', '--min=1', '--max=5']);
+  assert.equal(r.code, 0, r.stderr);
+  const hpa = await until('conditions', async () => {
+    const h = await cp.client.get(R.horizontalpodautoscalers, 'default', 'scaled');
+    return h.status?.conditions?.find((c: any) => c.type === 'ScalingActive') && h;
+  });
+  const active = hpa.status.conditions.find((c: any) => c.type === 'ScalingActive');
+  assert.equal(active.status, 'False');
+  assert.equal(active.reason, 'FailedGetResourceMetric');
+  assert.equal(hpa.status.currentReplicas, 2);
+  assert.equal(hpa.status.conditions.find((c: any) => c.type === 'AbleToScale').status, 'True');
+  r = await kubectl('1.33', ['get', 'hpa', 'scaled']);
+  assert.match(r.stdout, /scaled\s+Deployment\/scaled\s+cpu: <unknown>\/50%\s+1\s+5\s+2/);
+  assert.equal((await cp.client.get(R.deployments, 'default', 'scaled')).spec.replicas, 2, 'target untouched');
+});

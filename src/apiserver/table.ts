@@ -169,7 +169,7 @@ const COLUMNS: Record<string, Spec[]> = {
   'rbac.authorization.k8s.io/ClusterRoleBinding': [['Role', (b) => `${b.roleRef?.kind}/${b.roleRef?.name}`], age],
   'autoscaling/HorizontalPodAutoscaler': [
     ['Reference', (h) => `${h.spec?.scaleTargetRef?.kind}/${h.spec?.scaleTargetRef?.name}`],
-    ['Targets', (h) => ((h.spec?.metrics ?? []).length ? `${(h.spec.metrics ?? []).length} metric(s)` : '<none>')],
+    ['Targets', (h) => hpaTargets(h)],
     ['MinPods', (h) => h.spec?.minReplicas ?? 1, 0, 'integer'], ['MaxPods', (h) => n(h.spec?.maxReplicas), 0, 'integer'],
     ['Replicas', (h) => n(h.status?.currentReplicas), 0, 'integer'], age,
   ],
@@ -180,6 +180,23 @@ const COLUMNS: Record<string, Spec[]> = {
     ['Claim', (v) => (v.spec?.claimRef ? `${v.spec.claimRef.namespace}/${v.spec.claimRef.name}` : '')], ['StorageClass', (v) => v.spec?.storageClassName ?? ''], age],
   'apiextensions.k8s.io/CustomResourceDefinition': [['Created At', (c) => c.metadata?.creationTimestamp ?? '', 0, 'date']],
 };
+
+/** The TARGETS column as kubectl's printer writes it ("cpu: 30%/50%", "cpu: <unknown>/50%"). */
+function hpaTargets(h: any): string {
+  const metrics: any[] = h.spec?.metrics ?? [];
+  if (!metrics.length) return '<none>';
+  const parts = metrics.map((m, i) => {
+    const cur = h.status?.currentMetrics?.[i];
+    if (m.type === 'Resource' || m.type === 'ContainerResource') {
+      const src = m.resource ?? m.containerResource;
+      const c = (cur?.resource ?? cur?.containerResource)?.current;
+      if (src?.target?.type === 'Utilization') return `${src.name}: ${c?.averageUtilization ?? '<unknown>'}%/${src.target.averageUtilization}%`.replace('<unknown>%', '<unknown>');
+      return `${src?.name}: ${c?.averageValue ?? '<unknown>'}/${src?.target?.averageValue ?? src?.target?.value}`;
+    }
+    return `<unknown>/${JSON.stringify(m[String(m.type).charAt(0).toLowerCase() + String(m.type).slice(1)]?.target ?? {})}`;
+  });
+  return parts.length > 2 ? `${parts.slice(0, 2).join(', ')} + ${parts.length - 2} more...` : parts.join(', ');
+}
 
 const EVENT_COLUMNS: Spec[] = [
   ['Last Seen', (e, now) => since(e.lastTimestamp || e.eventTime || e.metadata?.creationTimestamp, now)],
