@@ -55,7 +55,7 @@ export function proportionalShares(sizes: number[], delta: number): number[] {
   sizes.forEach((s, i) => {
     const share = total ? Math.trunc((s * delta) / total) : 0;
     const capped = delta < 0 ? Math.max(share, -s) : share;
-    out[i] = capped;
+    out[i] = capped || 0; // no -0
     given += capped;
   });
   let left = delta - given;

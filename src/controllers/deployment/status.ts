@@ -59,7 +59,8 @@ export function deploymentStatus(d: KObject, newRs: KObject | undefined, olds: K
       || status.availableReplicas > (prev.availableReplicas ?? 0) || status.replicas < (prev.replicas ?? 0))) {
     progressing = cond('Progressing', 'True', 'ReplicaSetUpdated', `ReplicaSet "${rsName}" is progressing.`, now, p);
   } else if (p && p.reason !== 'NewReplicaSetAvailable' && p.reason !== 'ProgressDeadlineExceeded' && p.status !== 'Unknown') {
-    const since = Date.parse(p.lastUpdateTime ?? '') || nowMs;
+    const parsed = Date.parse(p.lastUpdateTime ?? '');
+    const since = Number.isFinite(parsed) ? parsed : nowMs;
     const left = since + deadline * 1000 - nowMs;
     if (left <= 0) progressing = cond('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rsName}" has timed out progressing.`, now, p);
     else requeueAfterMs = left + 1000;
