@@ -68,6 +68,8 @@ export interface ControlPlaneOptions extends ApiServerOptions {
   /** Components (or groups) not to run. */
   disable?: string[];
   tuning?: ControllerTuning;
+  /** Serve cluster DNS on this address (UDP and TCP), e.g. { host: '10.89.0.1', port: 53 }. */
+  dns?: { host: string; port: number };
   clock?: Clock;
   log?: Logger;
 }
@@ -104,6 +106,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       if (disable.has(c.name) || disable.has(c.group)) continue;
       running.push(await c.start(ctx, opts.tuning ?? {}));
       names.push(c.name);
+    }
+    if (opts.dns) {
+      const { ClusterDns } = await import('../dns/server.js');
+      const dns = new ClusterDns({ informers, host: opts.dns.host, port: opts.dns.port });
+      await dns.start();
+      running.push(dns);
+      names.push(`dns (${opts.dns.host}:${dns.port})`);
     }
     informers.start();
   } catch (err) {

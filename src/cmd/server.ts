@@ -16,8 +16,9 @@ export function register(program: Command): void {
     .option('--store <url>', 'store: sqlite://PATH (default <root>/server/state.db), etcd://HOST:PORT or memory://')
     .option('--disable <names>', 'components not to run, comma-separated: scheduler, controllers, or one controller', '')
     .option('--node-monitor-grace-period <seconds>', 'a node whose lease is older than this is NotReady', '40')
+    .option('--dns-listen <host:port>', 'serve cluster DNS (cluster.local) on this address')
     .option('--log-level <level>', 'component log level (debug, info, warn, error, silent)', 'info')
-    .action(action(async (opts: { listen: string; port: string; store?: string; disable: string; nodeMonitorGracePeriod: string; logLevel: string }, cmd: Command) => {
+    .action(action(async (opts: { listen: string; port: string; store?: string; disable: string; nodeMonitorGracePeriod: string; logLevel: string; dnsListen?: string }, cmd: Command) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new ExitError(`invalid --port ${JSON.stringify(opts.port)}: want 0-65535`);
       const grace = Number(opts.nodeMonitorGracePeriod);
@@ -29,7 +30,13 @@ export function register(program: Command): void {
       if (unknown.length) throw new ExitError(`unknown component ${unknown.join(', ')} in --disable (known: ${componentNames().join(', ')})`);
       const { default: pino } = await import('pino');
       const log = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
-      const cp = await startControlPlane({ root: rootOf(cmd), listen: opts.listen, port, store: opts.store, disable, log, tuning: { nodeMonitorGracePeriodMs: grace * 1000 } });
+      let dns: { host: string; port: number } | undefined;
+      if (opts.dnsListen !== undefined) {
+        const m = /^(.+):(\d+)$/.exec(opts.dnsListen);
+        if (!m || Number(m[2]) > 65535) throw new ExitError(`invalid --dns-listen ${JSON.stringify(opts.dnsListen)}: want HOST:PORT`);
+        dns = { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+      }
+      const cp = await startControlPlane({ root: rootOf(cmd), listen: opts.listen, port, store: opts.store, disable, log, dns, tuning: { nodeMonitorGracePeriodMs: grace * 1000 } });
       const server = cp.api;
       process.stdout.write(`skiff: API server listening on ${server.url}\nskiff: kubeconfig: ${server.kubeconfig}\nskiff: running ${cp.components.join(', ') || 'no controllers'}\n`);
       await new Promise<void>((done) => {

@@ -12,6 +12,8 @@ import { isPodReady } from '../pods.js';
 /** One endpoint of a slice (discovery.k8s.io/v1 Endpoint). */
 export interface SliceEndpoint {
   addresses: string[];
+  /** The pod's hostname when its subdomain is this Service (StatefulSet pods' DNS names). */
+  hostname?: string;
   conditions: { ready: boolean; serving: boolean; terminating: boolean };
   nodeName?: string;
   targetRef: { kind: 'Pod'; namespace: string; name: string; uid: string };
@@ -62,6 +64,7 @@ export function desiredGroups(svc: KObject, pods: KObject[]): EndpointGroup[] {
     const ready = isPodReady(pod);
     const ep: SliceEndpoint = {
       addresses: [pod.status.podIP],
+      ...(pod.spec?.hostname && pod.spec?.subdomain === svc.metadata.name ? { hostname: pod.spec.hostname } : {}),
       conditions: { ready: publishNotReady || (ready && !terminating), serving: publishNotReady || ready, terminating },
       ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
       targetRef: { kind: 'Pod', namespace: pod.metadata.namespace!, name: pod.metadata.name!, uid: pod.metadata.uid },
@@ -76,7 +79,7 @@ export function desiredGroups(svc: KObject, pods: KObject[]): EndpointGroup[] {
 /** The legacy Endpoints subsets for the same groups: ready addresses and notReadyAddresses. */
 export function endpointsSubsets(groups: EndpointGroup[]): any[] {
   return groups.map((g) => {
-    const addr = (e: SliceEndpoint) => ({ ip: e.addresses[0], ...(e.nodeName ? { nodeName: e.nodeName } : {}), targetRef: { ...e.targetRef } });
+    const addr = (e: SliceEndpoint) => ({ ip: e.addresses[0], ...(e.hostname ? { hostname: e.hostname } : {}), ...(e.nodeName ? { nodeName: e.nodeName } : {}), targetRef: { ...e.targetRef } });
     const ready = g.endpoints.filter((e) => e.conditions.ready).map(addr);
     const notReady = g.endpoints.filter((e) => !e.conditions.ready && !e.conditions.terminating).map(addr);
     return {
