@@ -13,6 +13,9 @@ export type CycleResult =
   | { node: string; feasible: number }
   | { node?: undefined; message: string; statuses: Map<string, Status>; feasible: 0 };
 
+/** The message when the cluster has no nodes at all. */
+export const NO_NODES = 'no nodes available to schedule pods';
+
 /** Filters one node with every plugin; the first failure wins. */
 export function filterNode(plugins: Plugin[], state: CycleState, pod: KObject, node: NodeInfo, snap: Snapshot): Status | undefined {
   for (const p of plugins) {
@@ -32,12 +35,14 @@ export function failureMessage(total: number, statuses: Map<string, Status>, pre
   return `0/${total} nodes are available: ${parts.join(', ')}.`;
 }
 
-/** Runs filter and score over the snapshot. `random` picks among equal best scores. */
-export function runCycle(plugins: Plugin[], pod: KObject, snap: Snapshot, random: () => number = Math.random): CycleResult {
-  const state: CycleState = new Map();
+/** Runs filter and score over the snapshot. `random` picks among equal best scores; `state` is the cycle's scratch space (reserve reuses it). */
+export function runCycle(plugins: Plugin[], pod: KObject, snap: Snapshot, random: () => number = Math.random, state: CycleState = new Map()): CycleResult {
+  // kube-scheduler's ErrNoNodesAvailable: no filter ran, so there is nothing to count.
+  if (!snap.nodes.length) return { message: NO_NODES, statuses: new Map(), feasible: 0 };
   for (const p of plugins) {
     const s = p.preFilter?.(state, pod, snap);
-    if (s && s.code !== 'Success') return { message: failureMessage(snap.nodes.length, new Map(), s), statuses: new Map(), feasible: 0 };
+    // A PreFilter rejection counts against every node (PostFilter sees it so).
+    if (s && s.code !== 'Success') return { message: failureMessage(snap.nodes.length, new Map(), s), statuses: new Map(snap.nodes.map((n) => [n.name, s])), feasible: 0 };
   }
   const feasible: NodeInfo[] = [];
   const statuses = new Map<string, Status>();

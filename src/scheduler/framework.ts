@@ -5,7 +5,7 @@
  * cannot), Error. A cycle is synchronous over the scheduler's cache, so everything a plugin
  * sees is one consistent snapshot.
  */
-import type { KObject } from '../client/client.js';
+import type { ApiClient, KObject } from '../client/client.js';
 import type { NodeInfo } from './nodeinfo.js';
 
 /** What a plugin's verdict means. */
@@ -34,7 +34,26 @@ export interface Snapshot {
 /** Per-cycle scratch space plugins share between their extension points. */
 export type CycleState = Map<string, unknown>;
 
-/** A plugin: any subset of the extension points. */
+/**
+ * What a PostFilter plugin proposes when no node fits: a node to nominate and the pods to
+ * evict there (the scheduler carries it out), or why it cannot help (`message`, shown after
+ * the filter reasons, e.g. "preemption: 0/3 nodes are available: ...").
+ */
+export interface PostFilterResult {
+  code: Code;
+  nominatedNode?: string;
+  victims?: KObject[];
+  message?: string;
+  /** The pod's current nomination stands (its victims are still terminating). */
+  keepNomination?: boolean;
+}
+
+/**
+ * A plugin: any subset of the extension points. The points a scheduling cycle runs, in order:
+ * preFilter, filter (every node), postFilter (only when no node fits), preScore, score,
+ * normalize (feasible nodes), reserve (the chosen node; unreserve undoes it when a later step
+ * fails), then bind (asynchronously, the first bind plugin that does not skip).
+ */
 export interface Plugin {
   name: string;
   /** Once per pod before filtering (compute what filter needs); a failure rejects every node. */
@@ -49,6 +68,14 @@ export interface Plugin {
   normalize?(state: CycleState, pod: KObject, scores: Map<string, number>): void;
   /** Weight of this plugin's score. */
   weight?: number;
+  /** No node fits: may make room (preemption). The first result that is not Unschedulable wins. */
+  postFilter?(state: CycleState, pod: KObject, snap: Snapshot, statuses: Map<string, Status>): PostFilterResult;
+  /** The pod is assumed on `node`: claim what the plugin tracks; a failure abandons the placement. */
+  reserve?(state: CycleState, pod: KObject, node: string): Status;
+  /** Undoes reserve (a later reserve or the binding failed). Must be idempotent. */
+  unreserve?(state: CycleState, pod: KObject, node: string): void;
+  /** Binds the pod to `node` through the API; undefined skips to the next bind plugin. Throws on failure. */
+  bind?(pod: KObject, node: string, client: ApiClient): Promise<Status | undefined>;
 }
 
 /** The most a normalized score is worth. */

@@ -87,7 +87,8 @@ export class NodeInfo {
   setNode(node: KObject): void {
     this.node = node;
     const a = node.status?.allocatable ?? node.status?.capacity ?? {};
-    this.allocatable = { cpu: milli(a.cpu), memory: whole(a.memory), ephemeral: whole(a['ephemeral-storage']), pods: whole(a.pods ?? 110) };
+    // No pods entry (a node that has not posted its status yet) means room for none, as Kubernetes'.
+    this.allocatable = { cpu: milli(a.cpu), memory: whole(a.memory), ephemeral: whole(a['ephemeral-storage']), pods: whole(a.pods) };
     this.images = new Map();
     for (const img of node.status?.images ?? []) for (const n of img.names ?? []) this.images.set(n, img.sizeBytes ?? 0);
   }

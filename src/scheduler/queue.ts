@@ -71,13 +71,18 @@ export class SchedulingQueue {
     this.parked.set(key, { prio, since: this.clock.now() });
   }
 
-  /** The cluster changed: parked pods go back (through their backoff). */
+  /**
+   * The cluster changed: parked pods go back, to the active queue when their backoff (counted
+   * from their last failure) is over, else to the backoff stage for what is left of it.
+   */
   moveAllToActive(): void {
-    for (const [key, { prio }] of [...this.parked]) {
+    const now = this.clock.now();
+    for (const [key, { prio, since }] of [...this.parked]) {
       this.parked.delete(key);
-      const n = this.attempts.get(key) ?? 1;
+      const wait = since + this.backoffMs(this.attempts.get(key) ?? 1) - now;
+      if (wait <= 0) { this.add(key, prio); continue; }
       this.backoff.get(key)?.cancel();
-      this.backoff.set(key, this.clock.after(this.backoffMs(n) / 2, () => { this.backoff.delete(key); this.add(key, prio); }));
+      this.backoff.set(key, this.clock.after(wait, () => { this.backoff.delete(key); this.add(key, prio); }));
     }
   }
 

@@ -9,16 +9,17 @@
  * changes.
  */
 import type { KObject } from '../client/client.js';
-import { ApiStatusError, resourcePath } from '../client/client.js';
+import { ApiStatusError } from '../client/client.js';
 import { R } from '../client/resources.js';
 import type { ControllerContext } from '../controllers/runtime/controller.js';
 import { keyOf, type Informer } from '../controllers/runtime/informer.js';
 import { rfc3339 } from '../controllers/runtime/clock.js';
 import { NodeInfo } from './nodeinfo.js';
-import type { Plugin, Snapshot } from './framework.js';
+import type { CycleState, Plugin, Snapshot, Status } from './framework.js';
 import { DEFAULT_PLUGINS } from './plugins/index.js';
-import { runCycle } from './cycle.js';
-import { findPreemption } from './preemption.js';
+import { defaultBinder } from './plugins/binder.js';
+import { NO_NODES, runCycle } from './cycle.js';
+import { defaultPreemption, priorityOf } from './preemption.js';
 import { SchedulingQueue, type QueueOptions } from './queue.js';
 
 /** The schedulerName this scheduler serves. */
@@ -26,6 +27,10 @@ export const SCHEDULER_NAME = 'default-scheduler';
 
 /** Options of the scheduler. */
 export interface SchedulerOptions {
+  /**
+   * The plugins (default DEFAULT_PLUGINS). DefaultPreemption and DefaultBinder are added when
+   * no plugin of the set has a postFilter or a bind.
+   */
   plugins?: Plugin[];
   queue?: QueueOptions;
   /** Binding requests in flight at once (default 64). */
@@ -44,6 +49,8 @@ export class Scheduler {
   private readonly infos = new Map<string, NodeInfo>();
   private readonly placed = new Map<string, string>();
   private readonly assumed = new Set<string>();
+  /** Pods nominated to a node by preemption (key -> node), counted there for pods of lower priority. */
+  private readonly nominated = new Map<string, string>();
   private readonly queue: SchedulingQueue;
   private readonly plugins: Plugin[];
   private binds = 0;
@@ -52,8 +59,13 @@ export class Scheduler {
   /** What the scheduler has done so far. */
   readonly stats: SchedulerStats = { scheduled: 0, unschedulable: 0, preemptions: 0, bindErrors: 0 };
 
-  constructor(private readonly ctx: ControllerContext, _tuning: unknown = {}, private readonly opts: SchedulerOptions = {}) {
-    this.plugins = opts.plugins ?? DEFAULT_PLUGINS;
+  constructor(private readonly ctx: ControllerContext, private readonly opts: SchedulerOptions = {}) {
+    const base = opts.plugins ?? DEFAULT_PLUGINS;
+    this.plugins = [
+      ...base,
+      ...(base.some((p) => p.postFilter) ? [] : [defaultPreemption(() => this.plugins, () => this.pdbs.list())]),
+      ...(base.some((p) => p.bind) ? [] : [defaultBinder]),
+    ];
     this.queue = new SchedulingQueue(ctx.clock, opts.queue);
     this.pods = ctx.informers.for(R.pods);
     this.nodes = ctx.informers.for(R.nodes);
@@ -61,7 +73,7 @@ export class Scheduler {
     this.pdbs = ctx.informers.for(R.poddisruptionbudgets);
     this.nodes.on({
       add: (n) => { this.nodeChanged(n); },
-      update: (_o, n) => { this.nodeChanged(n); },
+      update: (o, n) => { this.nodeChanged(n, o); },
       delete: (n) => { this.infos.delete(n.metadata.name!); },
     });
     this.pods.on({ add: (p) => this.podChanged(p), update: (o, p) => this.podChanged(p, o), delete: (p) => this.podDeleted(p) });
@@ -89,17 +101,27 @@ export class Scheduler {
     this.queue.close();
   }
 
+  /**
+   * The pod with spec.priority (and preemptionPolicy) filled from its PriorityClass, or the
+   * globalDefault class, when the API server's admission has not done it already.
+   */
   private priority(pod: KObject): KObject {
     if (pod.spec?.priority !== undefined) return pod;
     const name = pod.spec?.priorityClassName;
     const pc = name ? this.classes.get(name) : this.classes.list().find((c) => c.globalDefault);
-    return pc ? { ...pod, spec: { ...pod.spec, priority: pc.value ?? 0 } } : pod;
+    if (!pc) return pod;
+    return { ...pod, spec: { ...pod.spec, priority: pc.value ?? 0, preemptionPolicy: pod.spec?.preemptionPolicy ?? pc.preemptionPolicy ?? 'PreemptLowerPriority' } };
   }
 
-  private nodeChanged(n: KObject): void {
+  private nodeChanged(n: KObject, old?: KObject): void {
     const name = n.metadata.name!;
     const info = this.infos.get(name);
-    if (info) info.setNode(n);
+    if (info) {
+      info.setNode(n);
+      // Only what a filter reads can make a parked pod fit (not heartbeats or conditions).
+      const seen = (x: KObject) => JSON.stringify([x.metadata.labels, x.spec?.taints, x.spec?.unschedulable, x.status?.allocatable ?? x.status?.capacity]);
+      if (old && seen(old) === seen(n)) return;
+    }
     else {
       const fresh = new NodeInfo(n);
       // Pods bound before their node was seen.
@@ -122,6 +144,7 @@ export class Scheduler {
     const key = keyOf(p);
     if (p.spec?.nodeName) {
       this.queue.delete(key);
+      this.nominated.delete(key);
       if (!counts(p)) { if (this.unplace(key)) this.queue.moveAllToActive(); return; }
       if (this.placed.get(key) !== p.spec.nodeName) this.unplace(key);
       this.assumed.delete(key);
@@ -131,6 +154,8 @@ export class Scheduler {
     }
     // Not bound (yet): an assumed pod whose watch event lags keeps its place.
     if (this.assumed.has(key)) return;
+    // A nomination made before (by an earlier run of the scheduler) still holds room.
+    if (p.status?.nominatedNodeName && !this.nominated.has(key)) this.nominated.set(key, p.status.nominatedNodeName);
     if ((p.spec?.schedulerName ?? SCHEDULER_NAME) !== SCHEDULER_NAME) return;
     if (p.metadata.deletionTimestamp) { this.queue.delete(key); return; }
     const prio = this.priority(p).spec?.priority ?? 0;
@@ -143,12 +168,31 @@ export class Scheduler {
   private podDeleted(p: KObject): void {
     const key = keyOf(p);
     this.queue.delete(key);
+    this.nominated.delete(key);
     if (this.unplace(key)) this.queue.moveAllToActive();
   }
 
-  private snapshot(): Snapshot {
-    const nodes = [...this.infos.values()];
-    return { nodes, get: (n) => this.infos.get(n), havePodsWithAffinity: nodes.filter((n) => n.podsWithAffinity > 0) };
+  /**
+   * The cache as `pod`'s cycle sees it: pods nominated to a node by an earlier preemption, of at
+   * least this pod's priority, count there as if placed (kube-scheduler's
+   * RunFilterPluginsWithNominatedPods), so the room preemption made is not taken by others.
+   */
+  private snapshot(pod?: KObject, key?: string): Snapshot {
+    let nodes = [...this.infos.values()];
+    if (pod && this.nominated.size) {
+      const extra = new Map<string, NodeInfo>();
+      for (const [k, node] of this.nominated) {
+        const p = this.pods.get(k);
+        const info = this.infos.get(node);
+        if (k === key || !p || !info || p.spec?.nodeName || priorityOf(this.priority(p)) < priorityOf(pod)) continue;
+        let c = extra.get(node);
+        if (!c) { c = info.clone(); extra.set(node, c); }
+        c.addPod(k, this.priority(p));
+      }
+      if (extra.size) nodes = nodes.map((n) => extra.get(n.name) ?? n);
+    }
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    return { nodes, get: (n) => byName.get(n), havePodsWithAffinity: nodes.filter((n) => n.podsWithAffinity > 0) };
   }
 
   private scheduleOne(key: string): void {
@@ -156,49 +200,85 @@ export class Scheduler {
     if (!raw || raw.spec?.nodeName || raw.metadata.deletionTimestamp || this.assumed.has(key)) return;
     const pod = this.priority(raw);
     const prio = pod.spec?.priority ?? 0;
-    const snap = this.snapshot();
-    const res = runCycle(this.plugins, pod, snap);
+    const snap = this.snapshot(pod, key);
+    const state: CycleState = new Map();
+    const res = runCycle(this.plugins, pod, snap, Math.random, state);
     if (res.node !== undefined) {
-      const node = this.infos.get(res.node)!;
+      const failed = this.reserve(state, pod, res.node);
+      if (failed) {
+        this.queue.retryLater(key, prio);
+        void this.reportUnschedulable(raw, `0/${snap.nodes.length} nodes are available: ${failed.reasons.join(', ')}.`, failed.code === 'Error' ? 'SchedulerError' : 'Unschedulable');
+        return;
+      }
+      // Assume: the node counts the pod now, before the API answers and the watch confirms.
       const bound = { ...pod, spec: { ...pod.spec, nodeName: res.node } };
-      node.addPod(key, bound);
+      this.infos.get(res.node)!.addPod(key, bound);
       this.placed.set(key, res.node);
       this.assumed.add(key);
-      void this.bind(key, pod, res.node, prio);
+      void this.bind(state, key, pod, res.node, prio);
       return;
     }
     this.stats.unschedulable++;
-    const plan = snap.nodes.length ? findPreemption(this.plugins, pod, snap, res.statuses, this.pdbs.list()) : undefined;
     let message = res.message;
-    if (plan) {
-      this.stats.preemptions++;
-      void this.preempt(pod, plan.node, plan.victims);
-      this.queue.retryLater(key, prio);
-    } else {
-      const hist = new Map<string, number>();
-      for (const s of res.statuses.values()) {
-        const r = s.code === 'Unschedulable' ? 'No preemption victims found for incoming pod' : 'Preemption is not helpful for scheduling';
-        hist.set(r, (hist.get(r) ?? 0) + 1);
+    let nominate: string | undefined;
+    let keep = false;
+    if (res.message !== NO_NODES) {
+      for (const p of this.plugins) {
+        const r = p.postFilter?.(state, pod, snap, res.statuses);
+        if (!r) continue;
+        if (r.code === 'Success' && r.nominatedNode) {
+          nominate = r.nominatedNode;
+          this.stats.preemptions++;
+          this.nominated.set(key, r.nominatedNode);
+          void this.preempt(pod, r.nominatedNode, r.victims ?? []);
+          break;
+        }
+        if (r.message) message += ` ${r.message}`;
+        keep = !!r.keepNomination;
+        if (r.code !== 'Unschedulable') break;
       }
-      const parts = [...hist].map(([r, n]) => `${n} ${r}`).sort();
-      message += ` preemption: 0/${snap.nodes.length} nodes are available: ${parts.join(', ')}.`;
+    }
+    // A freshly nominated pod retries after its backoff; the others park until the cluster
+    // changes (a victim's deletion is such a change).
+    if (nominate) this.queue.retryLater(key, prio);
+    else {
+      if (!keep) this.nominated.delete(key);
       this.queue.park(key, prio);
     }
-    void this.reportUnschedulable(raw, message);
+    void this.reportUnschedulable(raw, message, 'Unschedulable', nominate === undefined && !keep);
   }
 
-  private async bind(key: string, pod: KObject, node: string, prio: number): Promise<void> {
+  /** Runs the reserve plugins; on a failure, unreserves those that ran and returns the status. */
+  private reserve(state: CycleState, pod: KObject, node: string): Status | undefined {
+    const done: Plugin[] = [];
+    for (const p of this.plugins) {
+      if (!p.reserve) continue;
+      const s = p.reserve(state, pod, node);
+      done.push(p);
+      if (s.code !== 'Success') {
+        for (const q of done.reverse()) q.unreserve?.(state, pod, node);
+        return s;
+      }
+    }
+    return undefined;
+  }
+
+  private async bind(state: CycleState, key: string, pod: KObject, node: string, prio: number): Promise<void> {
     this.binds++;
     const { namespace, name } = pod.metadata;
     try {
-      await this.ctx.client.request('POST', resourcePath(R.pods, namespace, name, 'binding'), {
-        apiVersion: 'v1', kind: 'Binding', metadata: { name, namespace, uid: pod.metadata.uid }, target: { apiVersion: 'v1', kind: 'Node', name: node },
-      });
+      let status: Status | undefined;
+      for (const p of this.plugins) {
+        if (p.bind && (status = await p.bind(pod, node, this.ctx.client))) break;
+      }
+      if (!status) throw new Error('no bind plugin bound the pod');
+      if (status.code !== 'Success') throw new Error(status.reasons.join(', '));
       this.stats.scheduled++;
       this.queue.forget(key);
       this.ctx.recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${node}`);
     } catch (err) {
       this.stats.bindErrors++;
+      for (const p of [...this.plugins].reverse()) p.unreserve?.(state, pod, node);
       this.unplace(key);
       const gone = err instanceof ApiStatusError && (err.code === 404 || (err.code === 409 && /already assigned|being deleted/.test(err.message)));
       if (!gone) {
@@ -211,25 +291,44 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Carries out a preemption as kube-scheduler's prepareCandidate: each victim gets a
+   * DisruptionTarget=True condition (reason PreemptionByScheduler) and is deleted (gracefully:
+   * its node agent finishes it), then the preemptor is nominated to the node.
+   */
   private async preempt(pod: KObject, node: string, victims: KObject[]): Promise<void> {
     const { namespace, name } = pod.metadata;
     try {
-      await this.ctx.client.patch(R.pods, namespace, name!, { status: { nominatedNodeName: node } }, 'merge', { subresource: 'status' });
-      for (const v of victims) {
-        this.ctx.recorder.event(v, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid} on node ${node}`);
+      await Promise.all(victims.map(async (v) => {
+        if (v.metadata.deletionTimestamp) return;
+        const cond = {
+          type: 'DisruptionTarget', status: 'True', reason: 'PreemptionByScheduler', lastProbeTime: null, lastTransitionTime: rfc3339(this.ctx.clock.now()),
+          message: `${pod.spec?.schedulerName || SCHEDULER_NAME}: preempting to accommodate a higher priority pod`,
+        };
+        await this.ctx.client.patch(R.pods, v.metadata.namespace, v.metadata.name!, { status: { conditions: [cond] } }, 'strategic', { subresource: 'status' }).catch(() => {});
         await this.ctx.client.delete(R.pods, v.metadata.namespace, v.metadata.name!, { preconditions: { uid: v.metadata.uid } }).catch(() => {});
-      }
+        this.ctx.recorder.event(v, 'Normal', 'Preempted', `Preempted by pod ${pod.metadata.uid} on node ${node}`);
+      }));
+      await this.ctx.client.patch(R.pods, namespace, name!, { status: { nominatedNodeName: node } }, 'merge', { subresource: 'status' });
     } catch (err) {
       this.ctx.log.warn({ pod: `${namespace}/${name}`, err: String(err) }, 'preemption failed');
     }
   }
 
-  private async reportUnschedulable(pod: KObject, message: string): Promise<void> {
+  /**
+   * PodScheduled=False with the reason and message (only when they change, so a parked pod's
+   * retries do not rewrite it), and a FailedScheduling event each time. `clearNomination`
+   * drops a nominatedNodeName preemption no longer stands by.
+   */
+  private async reportUnschedulable(pod: KObject, message: string, reason = 'Unschedulable', clearNomination = false): Promise<void> {
     this.ctx.recorder.event(pod, 'Warning', 'FailedScheduling', message);
     const cur = (pod.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled');
-    if (cur?.status === 'False' && cur.message === message) return;
-    const cond = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: rfc3339(this.ctx.clock.now()) };
-    await this.ctx.client.patch(R.pods, pod.metadata.namespace, pod.metadata.name!, { status: { conditions: [cond] } }, 'strategic', { subresource: 'status' }).catch(() => {});
+    const clear = clearNomination && !!pod.status?.nominatedNodeName;
+    if (cur?.status === 'False' && cur.reason === reason && cur.message === message && !clear) return;
+    const since = cur?.status === 'False' && cur.lastTransitionTime ? cur.lastTransitionTime : rfc3339(this.ctx.clock.now());
+    const cond = { type: 'PodScheduled', status: 'False', reason, message, lastProbeTime: null, lastTransitionTime: since };
+    const status = { conditions: [cond], ...(clear ? { nominatedNodeName: null } : {}) };
+    await this.ctx.client.patch(R.pods, pod.metadata.namespace, pod.metadata.name!, { status }, 'strategic', { subresource: 'status' }).catch(() => {});
   }
 }
 

@@ -25,7 +25,7 @@ const pref = (a: any) => a?.preferredDuringSchedulingIgnoredDuringExecution ?? [
 interface Pre {
   /** Per required affinity term: topology values where a matching pod runs. */
   affinity: Set<string>[];
-  /** True when some pod in the cluster matches each term (else the self-match exception). */
+  /** True when some placed pod matches all the terms (else the self-match exception may apply). */
   anyAffinityMatch: boolean;
   /** Per required anti-affinity term: topology values where a matching pod runs. */
   anti: Set<string>[];
@@ -46,20 +46,20 @@ function pre(state: CycleState, pod: KObject, snap: Snapshot): Pre {
   const anti = req(pod.spec?.affinity?.podAntiAffinity);
   const p: Pre = { affinity: aff.map(() => new Set()), anyAffinityMatch: false, anti: anti.map(() => new Set()), barred: new Set() };
   if (aff.length || anti.length) {
-    const matched = aff.map(() => false);
     for (const { pod: q, node } of allPods(snap)) {
-      aff.forEach((t: any, i: number) => {
-        if (!termSelects(t, pod, q)) return;
-        matched[i] = true;
-        const v = node.node.metadata.labels?.[t.topologyKey];
-        if (v !== undefined) p.affinity[i].add(v);
-      });
+      // As kube-scheduler: an existing pod counts for affinity only when it matches every term.
+      if (aff.length && aff.every((t: any) => termSelects(t, pod, q))) {
+        aff.forEach((t: any, i: number) => {
+          const v = node.node.metadata.labels?.[t.topologyKey];
+          if (v !== undefined) p.affinity[i].add(v);
+        });
+      }
       anti.forEach((t: any, i: number) => {
         const v = node.node.metadata.labels?.[t.topologyKey];
         if (v !== undefined && termSelects(t, pod, q)) p.anti[i].add(v);
       });
     }
-    p.anyAffinityMatch = matched.every(Boolean);
+    p.anyAffinityMatch = p.affinity.some((x) => x.size > 0);
   }
   for (const node of snap.havePodsWithAffinity) {
     for (const e of node.pods.values()) {
