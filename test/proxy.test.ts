@@ -1,0 +1,101 @@
+/**
+ * The service proxy's data path with the real iptables and real pod sandboxes (CNI bridge):
+ * two busybox httpd "pods" behind a Service, reached by its cluster IP and by its node port
+ * from the host; an unready endpoint leaves the rotation; removing the Service and cleaning
+ * up leave no Skiff chain behind.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { startTestCluster, until, type TestCluster } from './helpers/cluster.js';
+import { dropNetworkRoot, networkRoot, startInPod, stop } from './network-helpers.js';
+import { SandboxManager, type SandboxRecord } from '../src/engine/network/sandbox.js';
+import { R } from '../src/client/resources.js';
+import { InformerFactory } from '../src/controllers/runtime/informer.js';
+import { MemoryRecorder } from '../src/controllers/runtime/events.js';
+import { realClock } from '../src/controllers/runtime/clock.js';
+import { silentLog } from '../src/controllers/runtime/controller.js';
+import { ServiceProxy, cleanupServiceRules, skiffChains } from '../src/proxy/proxier.js';
+
+const BRIDGE = 'skproxy0';
+const SUBNET = '10.89.236.0/24';
+let cluster: TestCluster;
+let root: string;
+let mgr: SandboxManager;
+let pods: SandboxRecord[] = [];
+let servers: ChildProcess[] = [];
+let proxy: ServiceProxy;
+let informers: InformerFactory;
+
+function get(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path: '/', timeout: 2000, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve(body.trim()));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+before(async () => {
+  root = await networkRoot('skiff-proxy-', BRIDGE, SUBNET);
+  mgr = new SandboxManager(root);
+  for (const name of ['a', 'b']) {
+    const rec = await mgr.create({ name: `proxy-${name}` });
+    const dir = path.join(root, `www-${name}`);
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, 'index.html'), `pod-${name}\n`);
+    servers.push(startInPod(rec, ['httpd', '-f', '-p', '8080', '-h', dir]));
+    pods.push(rec);
+  }
+  cluster = await startTestCluster({ disable: ['scheduler', 'controllers'] });
+  informers = new InformerFactory(cluster.cp.client);
+  proxy = new ServiceProxy({ client: cluster.cp.client, informers, clock: realClock, recorder: new MemoryRecorder(), log: silentLog }, { podCidr: SUBNET });
+  informers.start();
+  proxy.run();
+});
+
+after(async () => {
+  proxy?.stop();
+  informers?.stop();
+  for (const s of servers) await stop(s);
+  for (const p of pods) await mgr.remove(p.id, { force: true }).catch(() => {});
+  await cleanupServiceRules();
+  await cluster?.stop();
+  await dropNetworkRoot(root, BRIDGE);
+});
+
+test('a Service spreads connections over its ready endpoints, by cluster IP and node port; unready endpoints leave', async () => {
+  const c = cluster.cp.client;
+  const svc = await c.create(R.services, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30777 }] } });
+  const slice = (readyB: boolean) => ({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-manual', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: [{ addresses: [pods[0].ip], conditions: { ready: true } }, { addresses: [pods[1].ip], conditions: { ready: readyB } }],
+  });
+  const created = await c.create(R.endpointslices, 'default', slice(true));
+  const seen = await until('both backends answer on the cluster IP', async () => {
+    const got = new Set<string>();
+    for (let i = 0; i < 30; i++) got.add(await get(svc.spec.clusterIP, 80));
+    return got.size === 2 && got;
+  });
+  assert.deepEqual([...seen].sort(), ['pod-a', 'pod-b']);
+  assert.match(await get('127.0.0.1', 30777), /^pod-[ab]$/, 'the node port answers on the host');
+  await c.update(R.endpointslices, 'default', { ...created, ...slice(false), metadata: created.metadata });
+  await until('only the ready backend', async () => {
+    const got = new Set<string>();
+    for (let i = 0; i < 20; i++) got.add(await get(svc.spec.clusterIP, 80));
+    return got.size === 1 && got.has('pod-a');
+  });
+  const chains = await skiffChains();
+  assert.ok(chains.some((x) => x.startsWith('SKIFF-SVC-')) && chains.filter((x) => x.startsWith('SKIFF-SEP-')).length === 1);
+  await c.delete(R.services, 'default', 'web');
+  await until('the service\'s chains are gone', async () => !(await skiffChains()).some((x) => /^SKIFF-(SVC|SEP|EXT)-/.test(x)));
+  await cleanupServiceRules();
+  assert.deepEqual(await skiffChains(), [], 'cleanup leaves nothing');
+});
