@@ -86,7 +86,8 @@ export function defaultNormalize(scores: Map<string, number>, reverse = false): 
   let max = 0;
   for (const v of scores.values()) max = Math.max(max, v);
   for (const [k, v] of scores) {
-    const s = max === 0 ? (reverse ? MAX_SCORE : 0) : Math.floor((v * MAX_SCORE) / max);
+    // All zero: every node scores 0, or MAX_SCORE when reversed (kube-scheduler's DefaultNormalizeScore).
+    const s = max === 0 ? 0 : Math.floor((v * MAX_SCORE) / max);
     scores.set(k, reverse ? MAX_SCORE - s : s);
   }
 }

@@ -8,10 +8,18 @@ import { podRequests, nonZeroRequests, type Resources } from '../nodeinfo.js';
 import type { KObject } from '../../client/client.js';
 
 const REQ = 'NodeResourcesFit/req';
+const NZ = 'NodeResourcesFit/nonZero';
 
 function req(state: Map<string, unknown>, pod: KObject): Resources {
   let r = state.get(REQ) as Resources | undefined;
   if (!r) { r = podRequests(pod); state.set(REQ, r); }
+  return r;
+}
+
+// The scoring requests, parsed once per cycle rather than once per node.
+function nz(state: Map<string, unknown>, pod: KObject): Resources {
+  let r = state.get(NZ) as Resources | undefined;
+  if (!r) { r = nonZeroRequests(pod); state.set(NZ, r); }
   return r;
 }
 
@@ -33,8 +41,8 @@ export const resourcesFit: Plugin = {
     const reasons = insufficient(node.allocatable, node.requested, req(state, pod));
     return reasons.length ? unschedulable(...reasons) : OK;
   },
-  score: (_s, pod, node) => {
-    const r = nonZeroRequests(pod);
+  score: (state, pod, node) => {
+    const r = nz(state, pod);
     const free = (alloc: number, used: number) => (alloc <= 0 || used > alloc ? 0 : ((alloc - used) * MAX_SCORE) / alloc);
     return Math.floor((free(node.allocatable.cpu, node.nonZeroRequested.cpu + r.cpu) + free(node.allocatable.memory, node.nonZeroRequested.memory + r.memory)) / 2);
   },
@@ -44,8 +52,8 @@ export const resourcesFit: Plugin = {
 export const balancedAllocation: Plugin = {
   name: 'NodeResourcesBalancedAllocation',
   weight: 1,
-  score: (_s, pod, node) => {
-    const r = nonZeroRequests(pod);
+  score: (state, pod, node) => {
+    const r = nz(state, pod);
     const frac = (used: number, alloc: number) => (alloc <= 0 ? 1 : Math.min(1, used / alloc));
     const c = frac(node.nonZeroRequested.cpu + r.cpu, node.allocatable.cpu);
     const m = frac(node.nonZeroRequested.memory + r.memory, node.allocatable.memory);
