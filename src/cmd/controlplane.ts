@@ -41,7 +41,11 @@ function controller(name: string, load: () => Promise<ControllerClass>): Compone
 const COMPONENTS: Component[] = [
   {
     name: 'scheduler', group: 'scheduler',
-    async start(ctx) { const { Scheduler } = await import('../scheduler/scheduler.js'); return new Scheduler(ctx).run(); },
+    async start(ctx) {
+      const { Scheduler } = await import('../scheduler/scheduler.js');
+      // Its events name it, as kube-scheduler's do (kubectl describe shows "default-scheduler").
+      return new Scheduler({ ...ctx, recorder: new ApiEventRecorder(ctx.client, 'default-scheduler', ctx.clock) }).run();
+    },
   },
   controller('replicaset', async () => (await import('../controllers/replicaset/replicaset.js')).ReplicaSetController),
   controller('deployment', async () => (await import('../controllers/deployment/deployment.js')).DeploymentController),
