@@ -1,0 +1,121 @@
+/**
+ * The node agent, Skiff's kubelet: a client of the API server only (ApiClient and an
+ * informer), running the pods bound to its node with Skiff's engine — pod sandboxes
+ * (namespaces + CNI), images, containers under conmon. It registers the Node and keeps its
+ * Lease and status (node.ts), and runs each pod with a worker (pods.ts, worker.ts).
+ * `stop()` leaves every container running: the next `start()` adopts them.
+ */
+import type { ApiClient, KObject } from '../client/client.js';
+import { realClock, type Clock } from '../controllers/runtime/clock.js';
+import { ApiEventRecorder } from '../controllers/runtime/events.js';
+import { ContainerEngine } from '../engine/container/engine.js';
+import { imagesInUse } from '../engine/container/usage.js';
+import { ImageStore } from '../engine/image/store.js';
+import { loadNetwork, type DefaultNetworkOptions } from '../engine/network/config.js';
+import { SandboxManager } from '../engine/network/sandbox.js';
+import { Backoff } from './backoff.js';
+import { apiSources } from './env.js';
+import { ImagePuller } from './images.js';
+import { NodeReporter } from './node.js';
+import { PodManager } from './pods.js';
+import { PodRuntime } from './runtime.js';
+
+/** Options of a node agent. */
+export interface NodeAgentOptions {
+  client: ApiClient;
+  nodeName: string;
+  /** The engine's data root (images, containers, sandboxes). */
+  root: string;
+  /** The pod network's default conflist knobs (name, bridge, subnet) on first use. */
+  network?: DefaultNetworkOptions;
+  /** InternalIP to report (default: the first non-loopback IPv4 address). */
+  nodeIP?: string;
+  labels?: Record<string, string>;
+  /** Cluster DNS for pods with dnsPolicy ClusterFirst (default: the host's resolvers). */
+  clusterDNS?: string[];
+  clusterDomain?: string;
+  clock?: Clock;
+  /** Periods: relist (1 s), lease (10 s), node status (10 s). */
+  relistMs?: number;
+  leaseMs?: number;
+  statusMs?: number;
+  /** Restart back-off figures (10 s doubling to 5 min). */
+  backoff?: { initialMs?: number; maxMs?: number };
+  log?: (msg: string) => void;
+}
+
+/** Skiff's kubelet. */
+export class NodeAgent {
+  readonly engine: ContainerEngine;
+  readonly sandboxes: SandboxManager;
+  readonly runtime: PodRuntime;
+  readonly node: NodeReporter;
+  readonly pods: PodManager;
+  private readonly recorder: ApiEventRecorder;
+  private allocatable?: Record<string, string>;
+
+  constructor(private readonly opts: NodeAgentOptions) {
+    const clock = opts.clock ?? realClock;
+    const log = opts.log ?? (() => {});
+    const images = new ImageStore(opts.root, { imagesInUse: () => imagesInUse(opts.root) });
+    this.engine = new ContainerEngine(opts.root, { images });
+    this.sandboxes = new SandboxManager(opts.root, { network: opts.network });
+    this.runtime = new PodRuntime(this.engine, this.sandboxes, opts.nodeName);
+    this.recorder = new ApiEventRecorder(opts.client, 'kubelet', clock, opts.nodeName);
+    this.node = new NodeReporter({
+      client: opts.client, nodeName: opts.nodeName, root: opts.root, clock, nodeIP: opts.nodeIP, labels: opts.labels,
+      runtimeName: this.engine.runtime.name, runtimePath: this.engine.runtime.path,
+      leaseMs: opts.leaseMs, statusMs: opts.statusMs, log,
+      runtimeReady: () => this.runtimeReady(),
+      images: async () => {
+        const out = [];
+        for (const r of (await images.list()).filter((x) => x.name)) {
+          const resolved = await images.resolve(r).catch(() => undefined);
+          if (resolved) out.push({ names: [r.name], sizeBytes: images.imageSize(resolved) });
+        }
+        return out;
+      },
+    });
+    const domain = opts.clusterDomain ?? 'cluster.local';
+    this.pods = new PodManager({
+      client: opts.client, runtime: this.runtime, images: new ImagePuller(images, opts.root, () => clock.now()),
+      sources: apiSources(opts.client), recorder: this.recorder, backoff: new Backoff(opts.backoff), clock,
+      nodeName: opts.nodeName, hostIP: () => this.node.ip, allocatable: () => this.allocatable, log,
+      dns: (pod: KObject) => {
+        const policy = pod.spec?.dnsPolicy ?? 'ClusterFirst';
+        if (policy === 'None') {
+          const c = pod.spec?.dnsConfig ?? {};
+          return { servers: c.nameservers, search: c.searches, options: (c.options ?? []).map((o: any) => (o.value !== undefined ? `${o.name}:${o.value}` : o.name)) };
+        }
+        if (policy !== 'ClusterFirst' || !opts.clusterDNS?.length) return undefined;
+        const ns = pod.metadata.namespace;
+        return { servers: opts.clusterDNS, search: [`${ns}.svc.${domain}`, `svc.${domain}`, domain], options: ['ndots:5'] };
+      },
+    }, { relistMs: opts.relistMs });
+  }
+
+  /** Whether pods can run: the OCI runtime answers and the pod network's config loads. */
+  private async runtimeReady(): Promise<{ ok: boolean; message?: string }> {
+    try {
+      await loadNetwork(this.opts.root, this.opts.network);
+    } catch (err) {
+      return { ok: false, message: `container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:${(err as Error).message}` };
+    }
+    return { ok: true };
+  }
+
+  /** Registers the node, recovers and adopts the pods' containers, and starts running pods. */
+  async start(): Promise<void> {
+    await this.node.start();
+    const n = await this.opts.client.get({ group: '', version: 'v1', resource: 'nodes' }, undefined, this.opts.nodeName).catch(() => undefined);
+    this.allocatable = n?.status?.allocatable;
+    await this.pods.start();
+  }
+
+  /** Stops watching and heartbeating; every container keeps running, to be adopted later. */
+  async stop(): Promise<void> {
+    this.node.stop();
+    await this.pods.stop();
+    await this.recorder.flush();
+  }
+}

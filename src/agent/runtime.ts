@@ -1,0 +1,111 @@
+/**
+ * The agent's view of the engine: containers and sandboxes grouped by the pod uid in their
+ * labels (labels.ts), and the few operations a pod worker needs (make the pod's sandbox,
+ * create and start a container, stop one with a grace period, remove). Also the relist that
+ * the kubelet calls PLEG: a cheap periodic listing (a stat of each running container's exit
+ * file) whose changes per pod wake that pod's worker.
+ */
+import { ContainerEngine } from '../engine/container/engine.js';
+import type { ContainerOptions } from '../engine/container/spec.js';
+import type { ContainerRecord } from '../engine/container/state.js';
+import { SandboxManager, type SandboxRecord } from '../engine/network/sandbox.js';
+import { recover as recoverNetwork } from '../engine/network/recover.js';
+import type { DnsOptions } from '../engine/network/files.js';
+import { validHostname } from '../engine/network/files.js';
+import { L, type PodContainer, type PodRef, podContainerOf, podLabels, sandboxName } from './labels.js';
+
+/** What the engine holds for one pod. */
+export interface PodRuntimeState {
+  containers: PodContainer[];
+  sandboxes: SandboxRecord[];
+}
+
+/** The hostname of a pod: spec.hostname, else its name cut to 63 characters (as the kubelet). */
+export function podHostname(pod: { metadata: { name?: string }; spec?: { hostname?: string } }): string {
+  let h = pod.spec?.hostname || pod.metadata.name || 'pod';
+  if (h.length > 63) h = h.slice(0, 63);
+  h = h.replace(/[-.]+$/, '');
+  return validHostname(h) ? h : 'pod';
+}
+
+/** The engine as the node agent uses it. */
+export class PodRuntime {
+  constructor(readonly engine: ContainerEngine, readonly sandboxes: SandboxManager, readonly node: string) {}
+
+  /** Every container and sandbox of the agent's pods, by pod uid (exits seen are recorded first). */
+  async relist(): Promise<Map<string, PodRuntimeState>> {
+    const out = new Map<string, PodRuntimeState>();
+    const get = (uid: string) => out.get(uid) ?? out.set(uid, { containers: [], sandboxes: [] }).get(uid)!;
+    const [recs, sbs] = await Promise.all([this.engine.list(true, true), this.sandboxes.list()]);
+    for (const r of recs) {
+      const pc = podContainerOf(r);
+      if (pc && r.options.labels?.[L.node] === this.node) get(r.options.labels![L.podUid]).containers.push(pc);
+    }
+    for (const s of sbs) {
+      const uid = s.labels?.[L.podUid];
+      if (uid && s.labels[L.node] === this.node) get(uid).sandboxes.push(s);
+    }
+    return out;
+  }
+
+  /** What the engine holds for one pod. */
+  async state(uid: string): Promise<PodRuntimeState> {
+    return (await this.relist()).get(uid) ?? { containers: [], sandboxes: [] };
+  }
+
+  /** Creates a pod's sandbox: its hostname, the CNI network, the pod's labels. */
+  async createSandbox(pod: PodRef & { hostname: string }, dns?: DnsOptions): Promise<SandboxRecord> {
+    return this.sandboxes.create({ name: sandboxName(pod), hostname: pod.hostname, labels: podLabels(pod, this.node), dns });
+  }
+
+  /** Removes a sandbox (its containers must be gone). */
+  async removeSandbox(id: string): Promise<void> {
+    await this.sandboxes.remove(id, { force: true }).catch((err) => {
+      if (!/no such pod/.test((err as Error).message)) throw err;
+    });
+  }
+
+  /** Stops a sandbox (network released, record kept: a finished pod's). */
+  async stopSandbox(id: string): Promise<void> {
+    await this.sandboxes.stop(id).catch(() => {});
+  }
+
+  /** Creates and starts a container; a failed start removes what was made. */
+  async run(o: ContainerOptions): Promise<ContainerRecord> {
+    const rec = await this.engine.create(o);
+    try {
+      return await this.engine.start(rec.id);
+    } catch (err) {
+      await this.engine.remove(rec.id, { force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Creates a container (not started). */
+  create(o: ContainerOptions): Promise<ContainerRecord> {
+    return this.engine.create(o);
+  }
+
+  /** Starts a created container. */
+  start(id: string): Promise<ContainerRecord> {
+    return this.engine.start(id);
+  }
+
+  /** Stops a container: its stop signal, SIGKILL after `graceSeconds`. */
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    await this.engine.stop(id, graceSeconds).catch(() => {});
+  }
+
+  /** Removes a container (killing it when it still runs). */
+  async remove(id: string): Promise<void> {
+    await this.engine.remove(id, { force: true }).catch((err) => {
+      if (!/no such container/.test((err as Error).message)) throw err;
+    });
+  }
+
+  /** Recovers what a crash left half-done in the engine and the network. */
+  async recover(): Promise<void> {
+    await this.engine.recover().catch(() => {});
+    await recoverNetwork(this.sandboxes).catch(() => {});
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * A pod's status as the kubelet reports it, computed from what the engine holds and what the
+ * pod worker noted (why a container waits): phase by the kubelet's getPhase rules,
+ * the conditions (PodReadyToStartContainers, Initialized, ContainersReady, Ready,
+ * PodScheduled), containerStatuses and initContainerStatuses (state, lastState, ready,
+ * started, restartCount, image, imageID, containerID), podIP(s), hostIP(s), startTime and
+ * qosClass. Pure: the worker writes the result through pods/status.
+ */
+import type { KObject } from '../client/client.js';
+import { rfc3339 } from '../controllers/runtime/clock.js';
+import type { SandboxRecord } from '../engine/network/sandbox.js';
+import { L, type PodContainer } from './labels.js';
+
+/** Why a container waits, as the worker noted it. */
+export interface Waiting { reason: string; message?: string }
+
+/** Inputs of the status computation. */
+export interface StatusInput {
+  pod: KObject;
+  containers: PodContainer[];
+  sandbox?: SandboxRecord;
+  waiting: Map<string, Waiting>;
+  hostIP: string;
+  now: number;
+}
+
+/** Whether an init container is a sidecar (restartPolicy Always). */
+export function isSidecar(c: any): boolean {
+  return c?.restartPolicy === 'Always';
+}
+
+/** The instances of one container, newest attempt first. */
+export function instancesOf(containers: PodContainer[], name: string): PodContainer[] {
+  return containers.filter((c) => c.name === name).sort((a, b) => b.attempt - a.attempt || b.rec.createdAt.localeCompare(a.rec.createdAt));
+}
+
+function terminated(pc: PodContainer): any {
+  const r = pc.rec;
+  const code = r.exitCode ?? 0;
+  return {
+    terminated: {
+      exitCode: code,
+      reason: r.oomKilled ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error',
+      startedAt: r.startedAt ?? null,
+      finishedAt: r.finishedAt ?? null,
+      containerID: `skiff://${r.id}`,
+    },
+  };
+}
+
+/** One container's status. */
+export function containerStatus(spec: any, containers: PodContainer[], waiting: Waiting | undefined, kind: 'init' | 'app', fallback: Waiting): any {
+  const [latest, prev] = instancesOf(containers, spec.name);
+  const st: any = {
+    name: spec.name, image: spec.image, imageID: '', ready: false, restartCount: latest?.attempt ?? 0, started: false,
+    state: {}, lastState: {},
+  };
+  if (latest) {
+    const l = latest.rec.options.labels ?? {};
+    st.image = l[L.imageName] || spec.image;
+    st.imageID = l[L.imageID] ?? latest.rec.imageId;
+    st.containerID = `skiff://${latest.rec.id}`;
+  }
+  if (latest?.rec.status === 'running') {
+    st.state = { running: { startedAt: latest.rec.startedAt ?? null } };
+    st.started = true;
+    // Without probes a running container is ready (an init container only when a sidecar).
+    st.ready = kind === 'app' || isSidecar(spec);
+    if (prev?.rec.status === 'exited') st.lastState = terminated(prev);
+  } else if (latest?.rec.status === 'exited' && !waiting) {
+    st.state = terminated(latest);
+    // A completed init container counts as ready, as the kubelet reports it.
+    st.ready = kind === 'init' && !isSidecar(spec) && (latest.rec.exitCode ?? 0) === 0;
+    if (prev?.rec.status === 'exited') st.lastState = terminated(prev);
+  } else {
+    const w = waiting ?? fallback;
+    st.state = { waiting: { reason: w.reason, ...(w.message ? { message: w.message } : {}) } };
+    if (latest?.rec.status === 'exited') st.lastState = terminated(latest);
+    else if (prev?.rec.status === 'exited') st.lastState = terminated(prev);
+  }
+  if (!st.containerID) delete st.containerID;
+  return st;
+}
+
+/** The kubelet's pod phase from container statuses (getPhase). */
+export function podPhase(spec: any, init: any[], app: any[]): string {
+  const restart = spec.restartPolicy ?? 'Always';
+  const initSpecs: any[] = spec.initContainers ?? [];
+  let pendingInit = false;
+  for (let i = 0; i < init.length; i++) {
+    const s = init[i];
+    if (isSidecar(initSpecs[i])) {
+      if (!s.started) pendingInit = true;
+      continue;
+    }
+    const t = s.state.terminated;
+    if (t && t.exitCode === 0) continue;
+    if (restart === 'Never' && (t || s.lastState?.terminated) && (t?.exitCode ?? s.lastState.terminated.exitCode) !== 0) return 'Failed';
+    pendingInit = true;
+  }
+  if (pendingInit) return 'Pending';
+  let running = 0, waiting = 0, stopped = 0, succeeded = 0;
+  for (const s of app) {
+    if (s.state.running) running++;
+    else if (s.state.terminated) { stopped++; if (s.state.terminated.exitCode === 0) succeeded++; }
+    else if (s.lastState?.terminated) stopped++;
+    else waiting++;
+  }
+  if (waiting > 0) return 'Pending';
+  if (running > 0) return 'Running';
+  if (stopped > 0) {
+    if (restart === 'Always') return 'Running';
+    if (stopped === succeeded) return 'Succeeded';
+    if (restart === 'OnFailure') return 'Running';
+    return 'Failed';
+  }
+  return 'Pending';
+}
+
+/** The QoS class of a pod spec (Guaranteed, Burstable, BestEffort). */
+export function qosClass(spec: any): string {
+  const cs = [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])];
+  let any = false;
+  let guaranteed = cs.length > 0;
+  for (const c of cs) {
+    const req = c?.resources?.requests ?? {};
+    const lim = c?.resources?.limits ?? {};
+    if (Object.keys(req).length || Object.keys(lim).length) any = true;
+    for (const r of ['cpu', 'memory']) if (lim[r] === undefined || (req[r] !== undefined && String(req[r]) !== String(lim[r]))) guaranteed = false;
+  }
+  return !any ? 'BestEffort' : guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+/** The status to write for a pod. */
+export function podStatus(x: StatusInput): any {
+  const { pod } = x;
+  const spec = pod.spec ?? {};
+  const initSpecs: any[] = spec.initContainers ?? [];
+  const init = initSpecs.map((c) => containerStatus(c, x.containers, x.waiting.get(c.name), 'init', { reason: 'PodInitializing' }));
+  const initDone = init.every((s, i) => (isSidecar(initSpecs[i]) ? s.started : s.state.terminated?.exitCode === 0));
+  const app = (spec.containers ?? []).map((c: any) => containerStatus(c, x.containers, x.waiting.get(c.name), 'app',
+    { reason: initDone ? 'ContainerCreating' : 'PodInitializing' }));
+  const phase = podPhase(spec, init, app);
+  const terminal = phase === 'Succeeded' || phase === 'Failed';
+  const now = rfc3339(x.now);
+  const prevConds: any[] = pod.status?.conditions ?? [];
+  const cond = (type: string, ok: boolean, reason?: string, message?: string) => {
+    const prev = prevConds.find((c) => c.type === type);
+    const status = ok ? 'True' : 'False';
+    return {
+      type, status, lastProbeTime: null,
+      lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now,
+      ...(reason ? { reason } : {}), ...(message ? { message } : {}),
+    };
+  };
+  const unready = app.filter((s: any) => !s.ready).map((s: any) => s.name);
+  const incomplete = init.filter((s, i) => !(isSidecar(initSpecs[i]) ? s.started : s.state.terminated?.exitCode === 0)).map((s) => s.name);
+  const ready = !terminal && unready.length === 0;
+  const notReady = terminal ? ['PodCompleted', undefined] as const : ['ContainersNotReady', `containers with unready status: [${unready.join(' ')}]`] as const;
+  const sandboxUp = !!x.sandbox && x.sandbox.state === 'ready';
+  const conditions = [
+    cond('PodReadyToStartContainers', sandboxUp),
+    initSpecs.length && !initDone
+      ? cond('Initialized', terminal && phase === 'Succeeded', terminal ? 'PodCompleted' : 'ContainersNotInitialized', terminal ? undefined : `containers with incomplete status: [${incomplete.join(' ')}]`)
+      : cond('Initialized', true),
+    ready ? cond('Ready', true) : cond('Ready', false, ...notReady),
+    ready ? cond('ContainersReady', true) : cond('ContainersReady', false, ...notReady),
+    cond('PodScheduled', true),
+  ];
+  // A finished pod keeps the IP it had; its sandbox is stopped.
+  const podIP = x.sandbox?.ip ?? pod.status?.podIP;
+  const out: any = {
+    phase, conditions, hostIP: x.hostIP, hostIPs: [{ ip: x.hostIP }],
+    ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
+    startTime: pod.status?.startTime ?? now,
+    containerStatuses: app,
+    qosClass: pod.status?.qosClass ?? qosClass(spec),
+  };
+  if (initSpecs.length) out.initContainerStatuses = init;
+  return out;
+}

@@ -1,0 +1,308 @@
+/**
+ * One pod's worker, as the kubelet's pod workers: every change to the pod (watch) or to its
+ * containers (relist) wakes it, and it runs one sync at a time. A sync does what can be done
+ * now and returns: make the sandbox; run the init containers one after another, each to
+ * completion; then start the app containers; restart exited ones per restartPolicy with
+ * CrashLoopBackOff; write the status when it changed. A pod being deleted is stopped
+ * gracefully (stop signal, terminationGracePeriodSeconds, SIGKILL), its containers and sandbox
+ * removed, and the pod object deleted for good (grace 0, uid precondition). A finished pod
+ * (Succeeded/Failed) keeps its exited containers, and its sandbox is stopped.
+ */
+import type { ApiClient, KObject } from '../client/client.js';
+import { ApiStatusError } from '../client/client.js';
+import { R } from '../client/resources.js';
+import type { Clock, TimerHandle } from '../controllers/runtime/clock.js';
+import type { EventRecorder, EventType } from '../controllers/runtime/events.js';
+import type { DnsOptions } from '../engine/network/files.js';
+import type { Backoff } from './backoff.js';
+import { ConfigError, containerEnv, type EnvSources } from './env.js';
+import { ImageError, type ImagePuller } from './images.js';
+import { L, type ContainerKind, type PodContainer, containerName, podLabels } from './labels.js';
+import { type PodRuntime, type PodRuntimeState, podHostname } from './runtime.js';
+import { containerOptions } from './spec.js';
+import { type Waiting, instancesOf, isSidecar, podStatus } from './status.js';
+
+/** What every worker shares. */
+export interface WorkerDeps {
+  client: ApiClient;
+  runtime: PodRuntime;
+  images: ImagePuller;
+  sources: EnvSources;
+  recorder: EventRecorder;
+  backoff: Backoff;
+  clock: Clock;
+  nodeName: string;
+  hostIP: () => string;
+  allocatable: () => Record<string, string> | undefined;
+  dns?: (pod: KObject) => DnsOptions | undefined;
+  log: (msg: string) => void;
+}
+
+/** The kubelet's floor for a kill's grace period (seconds). */
+const MIN_GRACE = 2;
+
+/** Go's rendering of a duration in whole seconds ("10s", "1m20s", "5m0s"), as back-off messages show it. */
+export function goDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
+}
+
+/** The worker of one pod (by uid). */
+export class PodWorker {
+  private pod?: KObject;
+  private gone = false;
+  private waiting = new Map<string, Waiting>();
+  private dirty = false;
+  private running?: Promise<void>;
+  private timer?: { handle: TimerHandle; due: number };
+  private stopped = false;
+  private lastStatus = '';
+  private lastIP?: string;
+  /** True once the pod is gone and everything of it removed. */
+  finished = false;
+
+  constructor(readonly uid: string, private readonly d: WorkerDeps, private readonly gate: Promise<void>) {}
+
+  /** A new version of the pod (undefined: deleted from the API). */
+  update(pod: KObject | undefined): void {
+    if (pod) this.pod = pod;
+    else this.gone = true;
+    this.kick();
+  }
+
+  /** Asks for a sync (coalesced with one pending). */
+  kick(): void {
+    if (this.stopped || this.finished) return;
+    this.dirty = true;
+    if (!this.running) this.running = this.loop().finally(() => { this.running = undefined; });
+  }
+
+  /** Stops the worker: waits for a sync under way, cancels timers; containers stay as they are. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.handle.cancel();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    await this.gate;
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      try {
+        const again = await this.sync();
+        if (again !== undefined) this.after(again);
+      } catch (err) {
+        this.d.log(`pod ${this.describe()}: ${(err as Error).message}`);
+        this.after(2000);
+      }
+    }
+  }
+
+  private after(ms: number): void {
+    const due = this.d.clock.now() + Math.max(0, ms);
+    if (this.timer && this.timer.due <= due) return;
+    this.timer?.handle.cancel();
+    this.timer = { due, handle: this.d.clock.after(Math.max(0, ms), () => { this.timer = undefined; this.kick(); }) };
+  }
+
+  private describe(): string {
+    return `${this.pod?.metadata.namespace}/${this.pod?.metadata.name} (${this.uid})`;
+  }
+
+  private event(type: EventType, reason: string, message: string): void {
+    const m = this.pod!.metadata;
+    this.d.recorder.event({ apiVersion: 'v1', kind: 'Pod', metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion } }, type, reason, message);
+  }
+
+  /** One pass; returns when to come back (ms), if a wait is pending. */
+  private async sync(): Promise<number | undefined> {
+    const state = await this.d.runtime.state(this.uid);
+    const pod = this.pod;
+    if (!pod || this.gone || pod.metadata.deletionTimestamp) {
+      await this.terminate(state);
+      return undefined;
+    }
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      await this.finish(state);
+      return undefined;
+    }
+    let requeue: number | undefined;
+    const soon = (ms: number | undefined) => { if (ms !== undefined) requeue = Math.min(requeue ?? ms, ms); };
+
+    // Half-made instances (created, never started: the agent stopped in between) go first.
+    for (const c of state.containers.filter((x) => x.rec.status === 'created' || x.rec.status === 'creating')) {
+      await this.d.runtime.remove(c.rec.id);
+    }
+    state.containers = state.containers.filter((x) => x.rec.status === 'running' || x.rec.status === 'exited');
+
+    let sandbox = state.sandboxes.find((s) => s.state === 'ready');
+    if (!sandbox) {
+      // A new sandbox means new namespaces: containers of the old one cannot stay (as the kubelet).
+      for (const c of state.containers.filter((x) => x.rec.status === 'running')) await this.d.runtime.stop(c.rec.id, MIN_GRACE);
+      for (const s of state.sandboxes) await this.d.runtime.removeSandbox(s.id);
+      try {
+        sandbox = await this.d.runtime.createSandbox({ uid: this.uid, name: pod.metadata.name!, namespace: pod.metadata.namespace!, hostname: podHostname(pod) }, this.d.dns?.(pod));
+      } catch (err) {
+        this.event('Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
+        await this.writeStatus({ ...state, sandboxes: [] });
+        return 5000;
+      }
+      state.sandboxes = [sandbox];
+      this.lastIP = sandbox.ip;
+    }
+    this.lastIP = sandbox.ip ?? this.lastIP;
+
+    const spec = pod.spec ?? {};
+    const restartPolicy: string = spec.restartPolicy ?? 'Always';
+    let initDone = true;
+    for (const ic of spec.initContainers ?? []) {
+      const [latest] = instancesOf(state.containers, ic.name);
+      if (isSidecar(ic)) {
+        if (latest?.rec.status === 'running') continue;
+        soon(await this.startContainer(pod, ic, 'sidecar', state, sandbox, latest));
+        initDone = false;
+        break;
+      }
+      if (latest?.rec.status === 'exited' && latest.rec.exitCode === 0) continue;
+      initDone = false;
+      if (latest?.rec.status === 'running') break;
+      if (latest?.rec.status === 'exited' && restartPolicy === 'Never') break; // the pod has failed
+      soon(await this.startContainer(pod, ic, 'init', state, sandbox, latest));
+      break;
+    }
+    if (initDone) {
+      for (const c of spec.containers ?? []) {
+        const [latest] = instancesOf(state.containers, c.name);
+        if (latest?.rec.status === 'running') continue;
+        if (latest?.rec.status === 'exited') {
+          const restart = restartPolicy === 'Always' || (restartPolicy === 'OnFailure' && latest.rec.exitCode !== 0);
+          if (!restart) { this.waiting.delete(c.name); continue; }
+        }
+        soon(await this.startContainer(pod, c, 'app', state, sandbox, latest));
+      }
+    }
+    const status = await this.writeStatus(await this.d.runtime.state(this.uid));
+    if (status?.phase === 'Succeeded' || status?.phase === 'Failed') await this.finish(await this.d.runtime.state(this.uid));
+    return requeue;
+  }
+
+  /** Starts a new instance of a container (a restart when `prev` exited); returns a retry delay when it must wait. */
+  private async startContainer(pod: KObject, c: any, kind: ContainerKind, state: PodRuntimeState, sandbox: NonNullable<PodRuntimeState['sandboxes'][0]>, prev?: PodContainer): Promise<number | undefined> {
+    const { name: podName, namespace } = pod.metadata as { name: string; namespace: string };
+    const key = `${this.uid}/${c.name}`;
+    const now = this.d.clock.now();
+    if (prev?.rec.status === 'exited') {
+      const ran = (Date.parse(prev.rec.finishedAt ?? '') || now) - (Date.parse(prev.rec.startedAt ?? '') || now);
+      const b = this.d.backoff.check(key, now, ran);
+      if (!b.ok) {
+        this.waiting.set(c.name, { reason: 'CrashLoopBackOff', message: `back-off ${goDuration(b.delayMs)} restarting failed container=${c.name} pod=${podName}_${namespace}(${this.uid})` });
+        this.event('Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${podName}_${namespace}(${this.uid})`);
+        return b.waitMs;
+      }
+    }
+    const failed = (reason: string, message: string, retry: number) => {
+      this.waiting.set(c.name, { reason, message });
+      this.event('Warning', 'Failed', `Error: ${message}`);
+      return retry;
+    };
+    let image;
+    try {
+      image = await this.d.images.ensure(pod, c, this.d.sources, (t, r, m) => this.event(t, r, m));
+    } catch (err) {
+      if (err instanceof ImageError) {
+        this.waiting.set(c.name, { reason: err.reason, message: err.message });
+        return err.retryMs ?? 10_000;
+      }
+      throw err;
+    }
+    let opts;
+    try {
+      const env = await containerEnv(pod, c, this.d.sources, { podIP: sandbox.ip, hostIP: this.d.hostIP(), allocatable: this.d.allocatable() });
+      const attempt = prev ? prev.attempt + 1 : 0;
+      opts = containerOptions(pod, c, {
+        sandbox, env, imageId: image.resolved.id, image: image.resolved.config,
+        name: containerName({ uid: this.uid, name: podName, namespace }, c.name, attempt),
+        labels: {
+          ...podLabels({ uid: this.uid, name: podName, namespace }, this.d.nodeName),
+          [L.containerName]: c.name, [L.restartCount]: String(attempt), [L.containerType]: kind,
+          [L.specImage]: c.image, [L.imageName]: image.name, [L.imageID]: image.imageID, [L.sandbox]: sandbox.id,
+        },
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) return failed('CreateContainerConfigError', err.message, 10_000);
+      throw err;
+    }
+    let rec;
+    try {
+      rec = await this.d.runtime.create(opts);
+    } catch (err) {
+      return failed('CreateContainerError', (err as Error).message, 10_000);
+    }
+    this.event('Normal', 'Created', `Created container ${c.name}`);
+    try {
+      await this.d.runtime.start(rec.id);
+    } catch (err) {
+      await this.d.runtime.remove(rec.id);
+      return failed('RunContainerError', (err as Error).message, 10_000);
+    }
+    this.event('Normal', 'Started', `Started container ${c.name}`);
+    if (prev) this.d.backoff.next(key, now);
+    this.waiting.delete(c.name);
+    // Keep the previous instance (lastState, logs --previous); older ones go.
+    const attempt = prev ? prev.attempt + 1 : 0;
+    for (const old of instancesOf(state.containers, c.name)) if (old.attempt < attempt - 1 && old.rec.status === 'exited') await this.d.runtime.remove(old.rec.id);
+    return undefined;
+  }
+
+  /** Computes the status and writes it when it changed; returns it. */
+  private async writeStatus(state: PodRuntimeState): Promise<any> {
+    const pod = this.pod!;
+    const sandbox = state.sandboxes.find((s) => s.state === 'ready') ?? state.sandboxes[0];
+    const status = podStatus({
+      pod: this.lastIP && !pod.status?.podIP ? { ...pod, status: { ...pod.status, podIP: this.lastIP } } : pod,
+      containers: state.containers, sandbox, waiting: this.waiting, hostIP: this.d.hostIP(), now: this.d.clock.now(),
+    });
+    const body = JSON.stringify(status);
+    if (body === this.lastStatus) return status;
+    try {
+      const out = await this.d.client.patch(R.pods, pod.metadata.namespace, pod.metadata.name!, { status }, 'merge', { subresource: 'status' });
+      if (out?.metadata?.uid === this.uid) this.pod = out;
+      this.lastStatus = body;
+    } catch (err) {
+      if (!(err instanceof ApiStatusError && (err.code === 404 || err.code === 409))) throw err;
+    }
+    return status;
+  }
+
+  /** A finished pod: nothing runs any more (sidecars stopped) and its sandbox is stopped. */
+  private async finish(state: PodRuntimeState): Promise<void> {
+    const grace = Math.max(MIN_GRACE, this.pod?.spec?.terminationGracePeriodSeconds ?? 30);
+    await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) => {
+      this.event('Normal', 'Killing', `Stopping container ${c.name}`);
+      return this.d.runtime.stop(c.rec.id, grace);
+    }));
+    for (const s of state.sandboxes) if (s.state === 'ready') await this.d.runtime.stopSandbox(s.id);
+  }
+
+  /** A deleted pod: stop gracefully, remove everything, delete the pod object for good. */
+  private async terminate(state: PodRuntimeState): Promise<void> {
+    const pod = this.pod;
+    const grace = Math.max(MIN_GRACE, pod?.metadata.deletionGracePeriodSeconds ?? pod?.spec?.terminationGracePeriodSeconds ?? 30);
+    await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) => {
+      if (pod) this.event('Normal', 'Killing', `Stopping container ${c.name}`);
+      return this.d.runtime.stop(c.rec.id, grace);
+    }));
+    for (const c of state.containers) await this.d.runtime.remove(c.rec.id);
+    for (const s of state.sandboxes) await this.d.runtime.removeSandbox(s.id);
+    this.d.backoff.resetPrefix(`${this.uid}/`);
+    if (pod && !this.gone) {
+      try {
+        await this.d.client.delete(R.pods, pod.metadata.namespace, pod.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: this.uid } });
+      } catch (err) {
+        if (!(err instanceof ApiStatusError && (err.code === 404 || err.code === 409))) throw err;
+      }
+    }
+    if (this.gone) this.finished = true;
+  }
+}
