@@ -19,6 +19,8 @@ import { startTestServer, type TestServer } from './helpers/apiserver.js';
 import { ensureBusyboxImage } from './helpers/images.js';
 import { countLeaks, settledLeaks, type LeakCounts } from './helpers/containers.js';
 import { until } from './helpers/cluster.js';
+import { startRegistry } from './helpers/registry.js';
+import { push } from '../src/engine/image/registry/push.js';
 
 const exec = promisify(execFile);
 const NODE = 'agent-node';
@@ -212,6 +214,47 @@ test('restartPolicy Always: a crashing container restarts, counts restarts, and 
   const kept = (await agent.engine.list()).filter((c) => c.options.labels?.[L.podUid] === p.metadata.uid);
   assert.ok(kept.length <= 2, `${kept.length} instances kept`);
   await deleteAndWait('crash');
+});
+
+test('images per imagePullPolicy from a real registry with imagePullSecrets: Always pulls, Never refuses what is absent, a failed pull backs off', async () => {
+  const reg = await startRegistry({ auth: 'htpasswd' });
+  try {
+    const [user, password] = Object.entries(reg.users)[0];
+    const ref = `${reg.host}/team/app:v1`;
+    await push(agent.engine.images, IMAGE, ref, { credentials: { username: user, password } });
+    const dockerconfig = { auths: { [reg.host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } };
+    await client.create(R.secrets, 'default', {
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'regcred' }, type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': Buffer.from(JSON.stringify(dockerconfig)).toString('base64') },
+    });
+    await client.create(R.pods, 'default', pod('pulled', { imagePullSecrets: [{ name: 'regcred' }], containers: [sleeper('main', { image: ref, imagePullPolicy: 'Always' })] }));
+    await client.create(R.pods, 'default', pod('never', { containers: [sleeper('main', { image: `${reg.host}/team/absent:v1`, imagePullPolicy: 'Never' })] }));
+    await client.create(R.pods, 'default', pod('nocreds', { containers: [sleeper('main', { image: ref, imagePullPolicy: 'Always' })] }));
+    const p = await until('pulled Running', async () => {
+      const x = await getPod('pulled');
+      return x.status?.phase === 'Running' ? x : undefined;
+    }, 60_000);
+    assert.equal(p.status.containerStatuses[0].image, ref);
+    assert.match(p.status.containerStatuses[0].imageID, new RegExp(`^${reg.host.replace(/\./g, '\\.')}/team/app@sha256:[0-9a-f]{64}$`));
+    const events = (await client.list(R.events, 'default')).items.filter((e: any) => e.involvedObject.name === 'pulled');
+    assert.ok(events.some((e: any) => e.reason === 'Pulling' && e.message === `Pulling image "${ref}"`));
+    assert.ok(events.some((e: any) => e.reason === 'Pulled' && /^Successfully pulled image ".*" in [\d.]+s/.test(e.message)));
+    const never = await until('never waits', async () => (await getPod('never')).status?.containerStatuses?.[0]?.state?.waiting);
+    assert.equal(never.reason, 'ErrImageNeverPull');
+    assert.equal(never.message, `Container image "${reg.host}/team/absent:v1" is not present with pull policy of Never`);
+    // Without the secret the registry refuses: ErrImagePull, then ImagePullBackOff.
+    const seen = new Set<string>();
+    await until('ImagePullBackOff', async () => {
+      const w = (await getPod('nocreds')).status?.containerStatuses?.[0]?.state?.waiting;
+      if (w) seen.add(w.reason);
+      return seen.has('ImagePullBackOff');
+    }, 30_000);
+    assert.ok(seen.has('ErrImagePull') || seen.has('ImagePullBackOff'));
+    assert.equal((await getPod('nocreds')).status.phase, 'Pending');
+  } finally {
+    await Promise.all(['pulled', 'never', 'nocreds'].map((n) => deleteAndWait(n)));
+    await reg.stop();
+  }
 });
 
 test('stopping the agent leaves containers running; a new agent adopts them (same container, same counts) and removes what belongs to deleted pods', async () => {

@@ -108,10 +108,14 @@ export class ImagePuller {
     events('Normal', 'Pulling', `Pulling image "${image}"`);
     const start = this.now();
     try {
-      let p = this.inflight.get(canonical);
+      const credentials = await this.credentialsFor(pod, canonical, secrets);
+      // Shared only between pods pulling with the same identity: a pod without the secret
+      // must not get the image through another pod's credentials.
+      const flight = `${canonical}|${credentials?.username ?? ''}|${credentials?.password ?? ''}`;
+      let p = this.inflight.get(flight);
       if (!p) {
-        p = this.pullWith(pod, canonical, secrets).finally(() => this.inflight.delete(canonical));
-        this.inflight.set(canonical, p);
+        p = pull(this.store, canonical, { credentials, userAgent: 'skiff-agent/0.1' }).finally(() => this.inflight.delete(flight));
+        this.inflight.set(flight, p);
       }
       const rec = await p;
       this.backoff.reset(key);
@@ -128,7 +132,8 @@ export class ImagePuller {
     }
   }
 
-  private async pullWith(pod: KObject, canonical: string, secrets: EnvSources): Promise<ImageRecord> {
+  /** Credentials for pulling `canonical`: the pod's imagePullSecrets first, then `skiff login`'s. */
+  private async credentialsFor(pod: KObject, canonical: string, secrets: EnvSources): Promise<Credentials | undefined> {
     const ref = parseReference(canonical);
     const host = registryHost(ref.domain);
     let credentials: Credentials | undefined;
@@ -142,7 +147,6 @@ export class ImagePuller {
       } catch { /* a malformed secret gives no credentials, as the kubelet */ }
       if (credentials) break;
     }
-    credentials ??= (await loadCredentials(this.root, host)) ?? (await loadCredentials(this.root, ref.domain));
-    return pull(this.store, canonical, { credentials, userAgent: 'skiff-agent/0.1' });
+    return credentials ?? (await loadCredentials(this.root, host)) ?? (await loadCredentials(this.root, ref.domain));
   }
 }
