@@ -40,6 +40,10 @@ export async function evictPod(storage: Storage, ns: string, name: string, evict
         });
       }
       pdb.status = { ...pdb.status, disruptionsAllowed: allowed - 1, disruptedPods: { ...(pdb.status?.disruptedPods ?? {}), [name]: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } };
+      // Unpinned: a write that lost a race (the disruption controller, another eviction) is
+      // re-run against the newer status instead of failing with 409, which kubectl drain
+      // does not retry (Kubernetes retries evictions on conflict too).
+      delete pdb.metadata.resourceVersion;
       return pdb;
     }, { subresource: 'status', dryRun: (opts.dryRun ?? []).includes('All') });
   }

@@ -45,7 +45,7 @@ export class DisruptionController extends LoopController {
     super('disruption', ctx, 2);
     this.pdbs = ctx.informers.for(R.poddisruptionbudgets);
     this.pods = ctx.informers.for(R.pods);
-    this.owners = new Map([['ReplicaSet', ctx.informers.for(R.replicasets)], ['StatefulSet', ctx.informers.for(R.statefulsets)], ['ReplicationController', ctx.informers.for(R.replicationcontrollers)]]);
+    this.owners = new Map([['ReplicaSet', ctx.informers.for(R.replicasets)], ['StatefulSet', ctx.informers.for(R.statefulsets)], ['ReplicationController', ctx.informers.for(R.replicationcontrollers)], ['Deployment', ctx.informers.for(R.deployments)]]);
     for (const inf of this.owners.values()) inf.addIndex('uid', (o) => [o.metadata.uid]);
     this.pdbs.on({ add: (p) => this.loop.enqueue(p), update: (_o, p) => this.loop.enqueue(p) });
     const onPod = (p: KObject) => {
@@ -54,16 +54,25 @@ export class DisruptionController extends LoopController {
     this.pods.on({ add: onPod, update: (_o, p) => onPod(p), delete: onPod });
   }
 
-  /** The replica count the pod's controller wants (0 when it has none we know). */
-  private expectedOf(pods: KObject[]): number {
+  /**
+   * The replica count the pods' controllers want, each controller once, as Kubernetes' finders
+   * resolve it: a ReplicaSet owned by a Deployment counts the Deployment's replicas (during a
+   * rollout its ReplicaSets' counts add up to more). `orphan` names a pod with no controller
+   * we know, for which percentages and maxUnavailable cannot be resolved.
+   */
+  private expectedOf(pods: KObject[]): { expected: number; orphan?: string } {
     const seen = new Map<string, number>();
+    let orphan: string | undefined;
+    const find = (kind: string, uid: string) => this.owners.get(kind)?.byIndex('uid', uid)[0];
     for (const p of pods) {
       const ref = controllerRef(p);
-      const inf = ref && this.owners.get(ref.kind);
-      const owner = inf?.byIndex('uid', ref!.uid)[0];
+      let owner = ref && find(ref.kind, ref.uid);
+      const up = owner && ref!.kind === 'ReplicaSet' ? controllerRef(owner) : undefined;
+      if (up?.kind === 'Deployment') owner = find('Deployment', up.uid);
       if (owner) seen.set(owner.metadata.uid, owner.spec?.replicas ?? 1);
+      else orphan ??= p.metadata.name;
     }
-    return [...seen.values()].reduce((a, b) => a + b, 0);
+    return { expected: [...seen.values()].reduce((a, b) => a + b, 0), orphan };
   }
 
   protected async sync(key: string): Promise<SyncResult> {
@@ -80,9 +89,22 @@ export class DisruptionController extends LoopController {
       if (p && !p.metadata.deletionTimestamp && Date.parse(at as string) + DISRUPTED_TTL_MS > now) disrupted[name] = at as string;
     }
     const healthy = pods.filter((p) => !p.metadata.deletionTimestamp && isPodReady(p) && !disrupted[p.metadata.name!]).length;
-    const { desiredHealthy, expectedPods } = budget(pdb.spec, pods.length, this.expectedOf(pods));
-    const allowed = Math.max(0, healthy - desiredHealthy);
+    const { expected, orphan } = this.expectedOf(pods);
     const prev = (pdb.status?.conditions ?? []).find((c: any) => c.type === 'DisruptionAllowed');
+    if (orphan && (pdb.spec?.maxUnavailable !== undefined || typeof pdb.spec?.minAvailable === 'string')) {
+      // As failSafe: no disruption is allowed while the expected count cannot be known.
+      const message = `found no controllers for pod "${orphan}"`;
+      this.ctx.recorder.event(pdb, 'Warning', 'NoControllers', message);
+      const status = { ...pdb.status, disruptionsAllowed: 0, conditions: [{
+        type: 'DisruptionAllowed', status: 'False', reason: 'SyncFailed', message, observedGeneration: pdb.status?.observedGeneration ?? 0,
+        lastTransitionTime: prev?.status === 'False' ? prev.lastTransitionTime : rfc3339(now),
+      }] };
+      if (canonicalJson(pdb.status ?? {}) !== canonicalJson(status)) await this.ctx.client.update(R.poddisruptionbudgets, namespace, { ...pdb, status }, 'status');
+      return;
+    }
+    const { desiredHealthy, expectedPods } = budget(pdb.spec, pods.length, expected);
+    // Nothing expected (no pods, or controllers scaled to zero) allows nothing, as Kubernetes.
+    const allowed = expectedPods <= 0 ? 0 : Math.max(0, healthy - desiredHealthy);
     const condStatus = allowed > 0 ? 'True' : 'False';
     const status: any = {
       observedGeneration: pdb.metadata.generation, disruptionsAllowed: allowed, currentHealthy: healthy, desiredHealthy, expectedPods,
