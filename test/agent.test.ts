@@ -185,6 +185,33 @@ test('restartPolicy Never: a container exiting 1 makes the pod Failed with exit 
   assert.match(out.stdout, /^fails\s+0\/1\s+Error\s+0\s/, out.stdout);
 });
 
+test('restartPolicy Never: a container over its memory limit is OOMKilled; a command that cannot start is a StartError (exit 128)', async () => {
+  await client.create(R.pods, 'default', pod('oom', {
+    restartPolicy: 'Never',
+    containers: [{ name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['tail', '/dev/zero'], resources: { limits: { memory: '16Mi' } } }],
+  }));
+  await client.create(R.pods, 'default', pod('nostart', {
+    restartPolicy: 'Never',
+    containers: [{ name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['/no/such/binary'] }],
+  }));
+  const oom = await until('oom Failed', async () => {
+    const x = await getPod('oom');
+    return x.status?.phase === 'Failed' ? x : undefined;
+  }, 60_000);
+  assert.equal(oom.status.containerStatuses[0].state.terminated.reason, 'OOMKilled');
+  assert.equal(oom.status.containerStatuses[0].state.terminated.exitCode, 137);
+  const ns = await until('nostart Failed', async () => {
+    const x = await getPod('nostart');
+    return x.status?.phase === 'Failed' ? x : undefined;
+  }, 60_000);
+  const t = ns.status.containerStatuses[0].state.terminated;
+  assert.equal(t.reason, 'StartError');
+  assert.equal(t.exitCode, 128);
+  assert.match(t.message, /no\/such\/binary/);
+  await deleteAndWait('oom');
+  await deleteAndWait('nostart');
+});
+
 test('restartPolicy Always: a crashing container restarts, counts restarts, and backs off (CrashLoopBackOff, 10 s then 20 s)', async () => {
   await client.create(R.pods, 'default', pod('crash', {
     containers: [{ name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo crashing; exit 1'] }],

@@ -37,6 +37,8 @@ export function instancesOf(containers: PodContainer[], name: string): PodContai
 function terminated(pc: PodContainer): any {
   const r = pc.rec;
   const code = r.exitCode ?? 0;
+  // An instance the runtime could not start has no ID (see PodWorker's start failures).
+  if (!r.id) return { terminated: { exitCode: code, reason: 'StartError', message: r.error ?? '', startedAt: r.startedAt ?? null, finishedAt: r.finishedAt ?? null } };
   return {
     terminated: {
       exitCode: code,
@@ -59,7 +61,7 @@ export function containerStatus(spec: any, containers: PodContainer[], waiting: 
     const l = latest.rec.options.labels ?? {};
     st.image = l[L.imageName] || spec.image;
     st.imageID = l[L.imageID] ?? latest.rec.imageId;
-    st.containerID = `skiff://${latest.rec.id}`;
+    if (latest.rec.id) st.containerID = `skiff://${latest.rec.id}`;
   }
   if (latest?.rec.status === 'running') {
     st.state = { running: { startedAt: latest.rec.startedAt ?? null } };

@@ -58,6 +58,12 @@ export class PodWorker {
   private stopped = false;
   private lastStatus = '';
   private lastIP?: string;
+  /**
+   * Instances the runtime could not start (runc create failed: no such executable, ...),
+   * as containerd reports them: terminated, exit code 128, reason StartError. They count as
+   * exits for restarts, back-off and the phase; kept in memory only.
+   */
+  private startFailures: PodContainer[] = [];
   /** True once the pod is gone and everything of it removed. */
   finished = false;
 
@@ -134,7 +140,7 @@ export class PodWorker {
     for (const c of state.containers.filter((x) => x.rec.status === 'created' || x.rec.status === 'creating')) {
       await this.d.runtime.remove(c.rec.id);
     }
-    state.containers = state.containers.filter((x) => x.rec.status === 'running' || x.rec.status === 'exited');
+    state.containers = [...state.containers.filter((x) => x.rec.status === 'running' || x.rec.status === 'exited'), ...this.startFailures];
 
     let sandbox = state.sandboxes.find((s) => s.state === 'ready');
     if (!sandbox) {
@@ -182,9 +188,24 @@ export class PodWorker {
         soon(await this.startContainer(pod, c, 'app', state, sandbox, latest));
       }
     }
-    const status = await this.writeStatus(await this.d.runtime.state(this.uid));
+    const status = await this.writeStatus(await this.withFailures(await this.d.runtime.state(this.uid)));
     if (status?.phase === 'Succeeded' || status?.phase === 'Failed') await this.finish(await this.d.runtime.state(this.uid));
     return requeue;
+  }
+
+  private async withFailures(state: PodRuntimeState): Promise<PodRuntimeState> {
+    return { ...state, containers: [...state.containers, ...this.startFailures] };
+  }
+
+  /** Records an instance that could not start, so it counts as an exit (code 128, StartError). */
+  private startFailed(c: any, attempt: number, labels: Record<string, string>, message: string): void {
+    const at = new Date(this.d.clock.now()).toISOString();
+    const rec = {
+      id: '', name: '', image: c.image, imageId: '', options: { image: c.image, labels }, command: [], status: 'exited' as const,
+      createdAt: at, startedAt: '1970-01-01T00:00:00Z', finishedAt: at, exitCode: 128, error: message, runtime: '', lowerDirs: [],
+    };
+    this.startFailures = this.startFailures.filter((f) => !(f.name === c.name && f.attempt === attempt));
+    this.startFailures.push({ rec, name: c.name, kind: (labels[L.containerType] as ContainerKind) ?? 'app', attempt });
   }
 
   /** Starts a new instance of a container (a restart when `prev` exited); returns a retry delay when it must wait. */
@@ -193,7 +214,8 @@ export class PodWorker {
     const key = `${this.uid}/${c.name}`;
     const now = this.d.clock.now();
     if (prev?.rec.status === 'exited') {
-      const ran = (Date.parse(prev.rec.finishedAt ?? '') || now) - (Date.parse(prev.rec.startedAt ?? '') || now);
+      // A start failure never ran (its startedAt is the epoch, as containerd reports it).
+      const ran = prev.rec.id ? (Date.parse(prev.rec.finishedAt ?? '') || now) - (Date.parse(prev.rec.startedAt ?? '') || now) : 0;
       const b = this.d.backoff.check(key, now, ran);
       if (!b.ok) {
         this.waiting.set(c.name, { reason: 'CrashLoopBackOff', message: `back-off ${goDuration(b.delayMs)} restarting failed container=${c.name} pod=${podName}_${namespace}(${this.uid})` });
@@ -217,9 +239,9 @@ export class PodWorker {
       throw err;
     }
     let opts;
+    const attempt = prev ? prev.attempt + 1 : 0;
     try {
       const env = await containerEnv(pod, c, this.d.sources, { podIP: sandbox.ip, hostIP: this.d.hostIP(), allocatable: this.d.allocatable() });
-      const attempt = prev ? prev.attempt + 1 : 0;
       opts = containerOptions(pod, c, {
         sandbox, env, imageId: image.resolved.id, image: image.resolved.config,
         name: containerName({ uid: this.uid, name: podName, namespace }, c.name, attempt),
@@ -237,6 +259,14 @@ export class PodWorker {
     try {
       rec = await this.d.runtime.create(opts);
     } catch (err) {
+      // The runtime ran and could not execute the command (the engine's 126/127): an exit.
+      if ((err as { exitCode?: number }).exitCode === 126 || (err as { exitCode?: number }).exitCode === 127) {
+        this.startFailed(c, attempt, opts.labels ?? {}, (err as Error).message);
+        if (prev) this.d.backoff.next(key, now);
+        this.waiting.delete(c.name);
+        this.event('Warning', 'Failed', `Error: ${(err as Error).message}`);
+        return undefined;
+      }
       return failed('CreateContainerError', (err as Error).message, 10_000);
     }
     this.event('Normal', 'Created', `Created container ${c.name}`);
@@ -244,14 +274,18 @@ export class PodWorker {
       await this.d.runtime.start(rec.id);
     } catch (err) {
       await this.d.runtime.remove(rec.id);
-      return failed('RunContainerError', (err as Error).message, 10_000);
+      this.startFailed(c, attempt, opts.labels ?? {}, (err as Error).message);
+      if (prev) this.d.backoff.next(key, now);
+      this.waiting.delete(c.name);
+      this.event('Warning', 'Failed', `Error: ${(err as Error).message}`);
+      return undefined;
     }
     this.event('Normal', 'Started', `Started container ${c.name}`);
     if (prev) this.d.backoff.next(key, now);
     this.waiting.delete(c.name);
     // Keep the previous instance (lastState, logs --previous); older ones go.
-    const attempt = prev ? prev.attempt + 1 : 0;
-    for (const old of instancesOf(state.containers, c.name)) if (old.attempt < attempt - 1 && old.rec.status === 'exited') await this.d.runtime.remove(old.rec.id);
+    for (const old of instancesOf(state.containers, c.name)) if (old.attempt < attempt - 1 && old.rec.status === 'exited' && old.rec.id) await this.d.runtime.remove(old.rec.id);
+    this.startFailures = this.startFailures.filter((f) => f.name !== c.name || f.attempt >= attempt - 1);
     return undefined;
   }
 
