@@ -103,6 +103,13 @@ test('the node registers with real capacity, nodeInfo, Ready conditions and a Le
   const lease = await client.get(R.leases, 'kube-node-lease', NODE);
   assert.equal(lease.spec.holderIdentity, NODE);
   assert.equal(lease.metadata.ownerReferences?.[0]?.kind, 'Node');
+  const events = await until('node events', async () => {
+    const evs = (await client.list(R.events, 'default')).items.filter((e: any) => e.involvedObject.kind === 'Node' && e.involvedObject.name === NODE);
+    return evs.some((e: any) => e.reason === 'NodeReady') && evs;
+  });
+  const reasons = events.map((e: any) => e.reason);
+  for (const r of ['Starting', 'NodeHasSufficientMemory', 'NodeHasNoDiskPressure', 'NodeHasSufficientPID', 'NodeReady']) assert.ok(reasons.includes(r), `${r} in ${reasons}`);
+  assert.ok(events.some((e: any) => e.message === `Node ${NODE} status is now: NodeReady` && e.source.component === 'kubelet'));
   const out = await server.kubectl('1.33', ['get', 'nodes', NODE, '--no-headers']);
   assert.match(out.stdout, new RegExp(`^${NODE}\\s+Ready\\s`), out.stderr);
 });
@@ -210,6 +217,25 @@ test('restartPolicy Never: a container over its memory limit is OOMKilled; a com
   assert.match(t.message, /no\/such\/binary/);
   await deleteAndWait('oom');
   await deleteAndWait('nostart');
+});
+
+test('a sidecar (init container with restartPolicy Always) starts before the app and is stopped when the app completes: Succeeded', async () => {
+  await client.create(R.pods, 'default', pod('job', {
+    restartPolicy: 'Never',
+    initContainers: [sleeper('proxy', { restartPolicy: 'Always' })],
+    containers: [{ name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'sleep 1; exit 0'] }],
+  }));
+  const p = await until('job Succeeded', async () => {
+    const x = await getPod('job');
+    return x.status?.phase === 'Succeeded' ? x : undefined;
+  }, 60_000);
+  assert.equal(p.status.containerStatuses[0].state.terminated.reason, 'Completed');
+  const uid = p.metadata.uid;
+  await until('sidecar stopped', async () => (await agent.runtime.state(uid)).containers.every((c) => c.rec.status === 'exited'));
+  const side = (await agent.runtime.state(uid)).containers.find((c) => c.name === 'proxy')!;
+  const main = (await agent.runtime.state(uid)).containers.find((c) => c.name === 'main')!;
+  assert.ok(side.rec.startedAt! <= main.rec.startedAt!, 'the sidecar started first');
+  await deleteAndWait('job');
 });
 
 test('restartPolicy Always: a crashing container restarts, counts restarts, and backs off (CrashLoopBackOff, 10 s then 20 s)', async () => {

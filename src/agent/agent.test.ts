@@ -13,7 +13,7 @@ import { pullPolicy, credentialsFromDockerConfig } from './images.js';
 import { Backoff } from './backoff.js';
 import { podPhase, podStatus, qosClass } from './status.js';
 import { goDuration } from './worker.js';
-import { nodeConditions, nodeResources } from './node.js';
+import { nodeConditions, nodeResources, conditionEventReason } from './node.js';
 import { osImage, parseMeminfo } from './machine.js';
 import { containerName, sandboxName } from './labels.js';
 import type { ContainerRecord } from '../engine/container/state.js';
@@ -217,6 +217,8 @@ test('node conditions follow the kubelet\'s hard eviction thresholds', () => {
   assert.equal(status({ inodesFree: 40 }).DiskPressure, 'True/KubeletHasDiskPressure');
   assert.equal(status({ pids: 30000 }).PIDPressure, 'True/KubeletHasInsufficientPID');
   assert.equal(status({}, { ok: false }).Ready, 'False/KubeletNotReady');
+  assert.deepEqual(nodeConditions({ ...machine, memoryAvailable: 0 }, { ok: false }).map(conditionEventReason),
+    ['NodeHasInsufficientMemory', 'NodeHasNoDiskPressure', 'NodeHasSufficientPID', 'NodeNotReady']);
   const { capacity, allocatable } = nodeResources(machine);
   assert.equal(capacity.cpu, '2');
   assert.equal(capacity.memory, `${24 * 1024 * 1024}Ki`);

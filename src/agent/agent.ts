@@ -65,7 +65,7 @@ export class NodeAgent {
     this.node = new NodeReporter({
       client: opts.client, nodeName: opts.nodeName, root: opts.root, clock, nodeIP: opts.nodeIP, labels: opts.labels,
       runtimeName: this.engine.runtime.name, runtimePath: this.engine.runtime.path,
-      leaseMs: opts.leaseMs, statusMs: opts.statusMs, log,
+      leaseMs: opts.leaseMs, statusMs: opts.statusMs, log, recorder: this.recorder,
       runtimeReady: () => this.runtimeReady(),
       images: async () => {
         const out = [];

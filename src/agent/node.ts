@@ -11,6 +11,7 @@ import type { ApiClient, KObject } from '../client/client.js';
 import { ApiStatusError } from '../client/client.js';
 import { R } from '../client/resources.js';
 import { rfc3339, type Clock, type TimerHandle } from '../controllers/runtime/clock.js';
+import type { EventRecorder } from '../controllers/runtime/events.js';
 import { type MachineInfo, type MachineSample, goArch, internalIP, machineInfo, sample } from './machine.js';
 
 /** The version the agent reports as kubeletVersion (the API it implements). */
@@ -50,7 +51,15 @@ export interface NodeReporterOptions {
   runtimeReady: () => Promise<{ ok: boolean; message?: string }>;
   /** The images present (for status.images). */
   images?: () => Promise<{ names: string[]; sizeBytes: number }[]>;
+  /** Where the node's events go (Starting, NodeReady, NodeHasSufficientMemory, ...). */
+  recorder?: EventRecorder;
   log?: (msg: string) => void;
+}
+
+/** The kubelet's event reason for a condition's state ("NodeHasSufficientMemory", "NodeReady"). */
+export function conditionEventReason(c: NodeCondition): string {
+  if (c.type === 'Ready') return c.status === 'True' ? 'NodeReady' : 'NodeNotReady';
+  return c.reason.replace(/^Kubelet/, 'Node');
 }
 
 /** A condition as the node status carries it (times are filled in by the reporter). */
@@ -117,6 +126,7 @@ export class NodeReporter {
   async start(): Promise<void> {
     this.info = await machineInfo(this.o.runtimeName, this.o.runtimePath);
     await this.register();
+    this.event('Normal', 'Starting', 'Starting kubelet.');
     await this.updateStatus(true);
     await this.renewLease();
     this.loop(this.o.leaseMs ?? 10_000, () => this.renewLease());
@@ -173,6 +183,10 @@ export class NodeReporter {
     const ts = rfc3339(now);
     this.conditions = conds.map((c) => {
       const prev = this.conditions.find((p: any) => p.type === c.type);
+      if (!prev || prev.status !== c.status || prev.reason !== c.reason) {
+        const reason = conditionEventReason(c);
+        this.event('Normal', reason, `Node ${this.o.nodeName} status is now: ${reason}`);
+      }
       return { ...c, lastHeartbeatTime: ts, lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : ts };
     });
     const info = this.info!;
@@ -192,6 +206,11 @@ export class NodeReporter {
     await this.o.client.patch(R.nodes, undefined, this.o.nodeName, { status }, 'merge', { subresource: 'status' });
     this.lastConditions = key;
     this.lastWrite = now;
+  }
+
+  private event(type: 'Normal' | 'Warning', reason: string, message: string): void {
+    // The kubelet's node events name the node by its name (its UID field is the name too).
+    this.o.recorder?.event({ apiVersion: 'v1', kind: 'Node', metadata: { name: this.o.nodeName, uid: this.o.nodeName } }, type, reason, message);
   }
 
   /** Renews (or creates) the node's Lease, owned by the Node so it goes when the Node goes. */
