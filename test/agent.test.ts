@@ -117,6 +117,7 @@ test('the node registers with real capacity, nodeInfo, Ready conditions and a Le
 test('a pod with an init container and an env var from a ConfigMap runs: init Completed, app Running, env and hostname as Kubernetes gives them; kubectl -o wide shows the IP', async () => {
   await client.create(R.configmaps, 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'greeting' }, data: { text: 'hello-from-configmap' } });
   await client.create(R.pods, 'default', pod('web', {
+    terminationGracePeriodSeconds: 30,
     initContainers: [{ name: 'prepare', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo init done'] }],
     containers: [sleeper('app', {
       command: ['sh', '-c', 'echo "greeting=$GREETING name=$POD_NAME ns=$POD_NS ip=$POD_IP node=$NODE host=$(hostname) both=$BOTH"; trap "exit 0" TERM; while true; do sleep 0.2; done'],
@@ -339,11 +340,17 @@ test('stopping the agent leaves containers running; a new agent adopts them (sam
   assert.equal(after.status.podIP, before.status.podIP);
 });
 
-test('deleting pods stops them gracefully and removes their containers and sandboxes: nothing leaks', async () => {
+test('deleting pods stops them gracefully (SIGTERM, then SIGKILL after the grace period) and removes their containers and sandboxes: nothing leaks', async () => {
+  // PID 1 ignores SIGTERM unless it handles it: busybox sleep is killed after the grace period.
+  await client.create(R.pods, 'default', pod('stubborn', { terminationGracePeriodSeconds: 2, containers: [{ name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }] }));
+  await until('stubborn Running', async () => (await getPod('stubborn')).status?.phase === 'Running', 60_000);
+  const t1 = Date.now();
+  await deleteAndWait('stubborn');
+  assert.ok(Date.now() - t1 >= 2000, 'the grace period was waited for');
   const web = await getPod('web');
   const t0 = Date.now();
   await deleteAndWait('web');
-  assert.ok(Date.now() - t0 < 5000 + 4000, 'SIGTERM honoured: no wait for the grace period');
+  assert.ok(Date.now() - t0 < 20_000, 'SIGTERM honoured: no wait for the 30 s grace period');
   assert.equal((await agent.runtime.state(web.metadata.uid)).containers.length, 0);
   await deleteAndWait('fails');
   const events = (await client.list(R.events, 'default')).items.filter((e: any) => e.involvedObject.name === 'web').map((e: any) => e.reason);
