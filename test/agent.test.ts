@@ -220,6 +220,33 @@ test('restartPolicy Never: a container over its memory limit is OOMKilled; a com
   await deleteAndWait('nostart');
 });
 
+test('securityContext: runAsUser/runAsGroup and readOnlyRootFilesystem reach the container; runAsNonRoot refuses a root image', async () => {
+  await client.create(R.pods, 'default', pod('secure', {
+    restartPolicy: 'Never',
+    securityContext: { runAsUser: 1000, runAsGroup: 2000 },
+    containers: [{
+      name: 'main', image: IMAGE, imagePullPolicy: 'IfNotPresent', securityContext: { readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+      command: ['sh', '-c', 'echo "uid=$(id -u) gid=$(id -g)"; touch /x 2>/dev/null && echo writable || echo readonly'],
+    }],
+  }));
+  await client.create(R.pods, 'default', pod('rootless', {
+    securityContext: { runAsNonRoot: true },
+    containers: [sleeper('main')],
+  }));
+  const p = await until('secure Succeeded', async () => {
+    const x = await getPod('secure');
+    return x.status?.phase === 'Succeeded' ? x : undefined;
+  }, 60_000);
+  const log = await logOf(p.status.containerStatuses[0].containerID.slice('skiff://'.length));
+  assert.match(log, /uid=1000 gid=2000/);
+  assert.match(log, /readonly/);
+  const w = await until('rootless waits', async () => (await getPod('rootless')).status?.containerStatuses?.[0]?.state?.waiting);
+  assert.equal(w.reason, 'CreateContainerConfigError');
+  assert.equal(w.message, 'container has runAsNonRoot and image will run as root');
+  await deleteAndWait('secure');
+  await deleteAndWait('rootless');
+});
+
 test('a sidecar (init container with restartPolicy Always) starts before the app and is stopped when the app completes: Succeeded', async () => {
   await client.create(R.pods, 'default', pod('job', {
     restartPolicy: 'Never',
