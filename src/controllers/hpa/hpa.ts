@@ -1,34 +1,74 @@
 /**
- * The HorizontalPodAutoscaler controller (autoscaling/v2): every 15 s it reads the target's
- * scale subresource, the resource metrics of its pods from metrics.k8s.io/v1beta1 (PodMetrics),
- * computes the replicas the metrics ask for (replicas.ts), and writes the scale. Without a
- * metrics API it says so in its conditions (ScalingActive=False, FailedGetResourceMetric) and
- * leaves the target alone, as Kubernetes does.
+ * The HorizontalPodAutoscaler controller (autoscaling/v2), as kube-controller-manager's: every
+ * 15 s it reads the target's scale subresource, asks each Resource/ContainerResource metric for
+ * a replica count (replicas.ts, from the samples a MetricsReader gives: by default the
+ * metrics.k8s.io/v1beta1 API), takes the largest, normalizes it (behavior.ts: stabilization,
+ * rate policies, min/max) and writes the scale. Status carries currentReplicas,
+ * desiredReplicas, currentMetrics, lastScaleTime and the AbleToScale / ScalingActive /
+ * ScalingLimited conditions; Events are SuccessfulRescale, FailedRescale, FailedGetScale,
+ * FailedGet<Type>Metric and FailedComputeMetricsReplicas. Without a metrics API it says so
+ * (ScalingActive=False, FailedGetResourceMetric) and leaves the target alone.
  */
 import type { KObject } from '../../client/client.js';
-import { ApiStatusError } from '../../client/client.js';
 import { R } from '../../client/resources.js';
-import { parseQuantity } from '../../core/quantity.js';
+import { formatMilli, milli } from '../../core/quantity.js';
 import { parseLabelSelector, test as matches } from '../../core/labels.js';
 import { LoopController, type ControllerContext, type SyncResult } from '../runtime/controller.js';
 import { splitKey, type Informer } from '../runtime/informer.js';
 import { rfc3339 } from '../runtime/clock.js';
-import { canonicalJson, isPodReady } from '../pods.js';
-import { replicasForUtilization, stabilize, type PodSample, type Recommendation } from './replicas.js';
+import { canonicalJson } from '../pods.js';
+import { resourceReplicas, type PodInfo, type Target } from './replicas.js';
+import { normalize, normalizeLegacy, recordScale, withDefaults, type Memory } from './behavior.js';
+import { ApiMetricsReader, type MetricsReader } from './metrics.js';
 
 /** How often each autoscaler is evaluated (Kubernetes' --horizontal-pod-autoscaler-sync-period). */
 export const SYNC_PERIOD_MS = 15_000;
 
+/** Options of the controller (the control plane passes its tuning object). */
+export interface HpaOptions {
+  /** Where samples come from (default: the metrics.k8s.io API through the client). */
+  metrics?: MetricsReader;
+  /** --horizontal-pod-autoscaler-sync-period (ms). */
+  hpaSyncPeriodMs?: number;
+  /** --horizontal-pod-autoscaler-downscale-stabilization (ms), for HPAs without spec.behavior. */
+  hpaDownscaleStabilizationMs?: number;
+}
+
 const KIND_PATHS: Record<string, string> = { Deployment: 'deployments', ReplicaSet: 'replicasets', StatefulSet: 'statefulsets', ReplicationController: 'replicationcontrollers' };
+const DEFAULT_METRICS = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }];
+
+/** What the calculator needs of a pod, for one resource (and container). */
+export function podInfo(p: KObject, resource: string, container?: string): PodInfo {
+  const ready = (p.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+  let request: number | undefined = 0, missingRequestIn: string | undefined;
+  for (const c of p.spec?.containers ?? []) {
+    if (container && c.name !== container) continue;
+    const q = c.resources?.requests?.[resource];
+    if (q === undefined) { request = undefined; missingRequestIn = c.name; break; }
+    request += milli(q);
+  }
+  return {
+    name: p.metadata.name!, phase: p.status?.phase, deleting: !!p.metadata.deletionTimestamp,
+    ready: ready ? { status: ready.status, since: Date.parse(ready.lastTransitionTime ?? '') || 0 } : undefined,
+    startTime: p.status?.startTime ? Date.parse(p.status.startTime) : undefined,
+    request, missingRequestIn,
+  };
+}
 
 /** Scales workloads on resource metrics. */
 export class HorizontalPodAutoscalerController extends LoopController {
   private readonly hpas: Informer;
   private readonly pods: Informer;
-  private readonly history = new Map<string, Recommendation[]>();
+  private readonly memory = new Map<string, Memory>();
+  private readonly metrics: MetricsReader;
+  private readonly period: number;
+  private readonly downWindowMs: number;
 
-  constructor(ctx: ControllerContext) {
+  constructor(ctx: ControllerContext, opts: HpaOptions = {}) {
     super('horizontalpodautoscaler', ctx, 2);
+    this.metrics = opts.metrics ?? new ApiMetricsReader(ctx.client);
+    this.period = opts.hpaSyncPeriodMs ?? SYNC_PERIOD_MS;
+    this.downWindowMs = opts.hpaDownscaleStabilizationMs ?? 300_000;
     this.hpas = ctx.informers.for(R.horizontalpodautoscalers);
     this.pods = ctx.informers.for(R.pods);
     this.hpas.on({ add: (h) => this.loop.enqueue(h), update: (o, h) => { if (o.metadata.generation !== h.metadata.generation) this.loop.enqueue(h); } });
@@ -42,90 +82,144 @@ export class HorizontalPodAutoscalerController extends LoopController {
 
   protected async sync(key: string): Promise<SyncResult> {
     const hpa = this.hpas.get(key);
-    if (!hpa) { this.history.delete(key); return; }
+    if (!hpa) { this.memory.delete(key); return; }
     const { namespace } = splitKey(key);
     const now = this.ctx.clock.now();
     const ts = rfc3339(now);
     const spec = hpa.spec ?? {};
-    const conds: Record<string, any> = {};
+    const conds = new Map<string, any>((hpa.status?.conditions ?? []).map((c: any) => [c.type, c]));
     const cond = (type: string, status: string, reason: string, message: string) => {
-      const prev = (hpa.status?.conditions ?? []).find((c: any) => c.type === type);
-      conds[type] = { type, status, reason, message, lastTransitionTime: prev?.status === status ? prev.lastTransitionTime : ts };
+      const prev = conds.get(type);
+      conds.set(type, { type, status, reason, message, lastTransitionTime: prev?.status === status ? prev.lastTransitionTime : ts });
     };
+    const write = (s: any) => this.writeStatus(hpa, s, ['AbleToScale', 'ScalingActive', 'ScalingLimited'].map((t) => conds.get(t)).filter(Boolean));
+    const again = { requeueAfterMs: this.period };
+    const ref = spec.scaleTargetRef ?? {};
+    const reference = `${ref.kind}/${ref.name}`;
     let scale: any;
     try {
-      scale = await this.ctx.client.request('GET', this.scalePath(namespace!, spec.scaleTargetRef ?? {}));
+      scale = await this.ctx.client.request('GET', this.scalePath(namespace!, ref));
     } catch (err) {
-      cond('AbleToScale', 'False', 'FailedGetScale', `the HPA controller was unable to get the target's current scale: ${(err as Error).message}`);
-      await this.writeStatus(hpa, { currentReplicas: 0, desiredReplicas: 0 }, conds);
-      return { requeueAfterMs: SYNC_PERIOD_MS };
+      const msg = (err as Error).message;
+      cond('AbleToScale', 'False', 'FailedGetScale', `the HPA controller was unable to get the target's current scale: ${msg}`);
+      this.ctx.recorder.event(hpa, 'Warning', 'FailedGetScale', msg);
+      await write({ currentReplicas: hpa.status?.currentReplicas ?? 0, desiredReplicas: hpa.status?.desiredReplicas ?? 0 });
+      return again;
     }
-    const current = scale.spec?.replicas ?? 0;
     cond('AbleToScale', 'True', 'SucceededGetScale', 'the HPA controller was able to get the target\'s current scale');
+    const current: number = scale.spec?.replicas ?? 0;
     const min = spec.minReplicas ?? 1, max = spec.maxReplicas ?? 1;
-    if (current === 0 && min > 0) {
-      // Scaled to zero by hand: autoscaling is off until someone scales it up.
+    const metricSpecs: any[] = spec.metrics?.length ? spec.metrics : DEFAULT_METRICS;
+    let desired = 0, reason = '', statuses: any[] = [];
+    if (current === 0 && min !== 0) {
       cond('ScalingActive', 'False', 'ScalingDisabled', 'scaling is disabled since the replica count of the target is zero');
-      await this.writeStatus(hpa, { currentReplicas: 0, desiredReplicas: 0 }, conds);
-      return { requeueAfterMs: SYNC_PERIOD_MS };
-    }
-    const selector = scale.status?.selector ?? '';
-    const reqs = parseLabelSelector(selector);
-    const pods = this.pods.listNamespace(namespace!).filter((p) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Failed' && p.status?.phase !== 'Succeeded' && matches(reqs, (k) => p.metadata.labels?.[k]));
-    let desired = 0;
-    const currentMetrics: any[] = [];
-    let metricError: string | undefined;
-    for (const m of spec.metrics ?? [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }]) {
-      if (m.type !== 'Resource' || m.resource?.target?.type !== 'Utilization') { metricError ??= `metric type ${m.type} is not supported yet`; continue; }
-      const res = m.resource.name;
-      let metrics: KObject[];
-      try {
-        metrics = (await this.ctx.client.list(R.podmetrics, namespace, { labelSelector: selector })).items;
-      } catch (err) {
-        const why = err instanceof ApiStatusError && err.code === 404 ? 'the server could not find the requested resource (get pods.metrics.k8s.io)' : (err as Error).message;
-        metricError = `the HPA was unable to compute the replica count: unable to get metrics for resource ${res}: unable to fetch metrics from resource metrics API: ${why}`;
-        break;
+      await write({ currentReplicas: current, desiredReplicas: 0, currentMetrics: hpa.status?.currentMetrics });
+      return again;
+    } else if (current > max) {
+      [desired, reason] = [max, 'Current number of replicas above Spec.MaxReplicas'];
+    } else if (current < min) {
+      [desired, reason] = [min, 'Current number of replicas below Spec.MinReplicas'];
+    } else {
+      const selector: string = scale.status?.selector ?? '';
+      if (!selector) {
+        this.ctx.recorder.event(hpa, 'Warning', 'SelectorRequired', 'selector is required');
+        cond('ScalingActive', 'False', 'InvalidSelector', 'the HPA target\'s scale is missing a selector');
+        await write({ currentReplicas: current, desiredReplicas: hpa.status?.desiredReplicas ?? current });
+        return again;
       }
-      const byPod = new Map(metrics.map((pm) => [pm.metadata.name, pm]));
-      const samples: PodSample[] = pods.map((p) => {
-        const pm = byPod.get(p.metadata.name);
-        const usage = pm ? (pm.containers ?? []).reduce((s: number, c: any) => s + parseQuantity(c.usage?.[res] ?? 0), 0) : undefined;
-        const request = (p.spec?.containers ?? []).reduce((s: number, c: any) => s + parseQuantity(c.resources?.requests?.[res] ?? 0), 0);
-        return { usage, request, ready: isPodReady(p) };
-      });
-      if (samples.some((s) => s.request === 0)) { metricError = `the HPA was unable to compute the replica count: failed to get ${res} utilization: missing request for ${res}`; break; }
-      const r = replicasForUtilization(current, samples, m.resource.target.averageUtilization);
-      if (!r) { metricError = `the HPA was unable to compute the replica count: did not receive metrics for targeted pods (pods might be unready)`; break; }
-      desired = Math.max(desired, r.replicas);
-      currentMetrics.push({ type: 'Resource', resource: { name: res, current: { averageUtilization: r.utilization } } });
+      const reqs = parseLabelSelector(selector);
+      const pods = this.pods.listNamespace(namespace!).filter((p) => matches(reqs, (k) => p.metadata.labels?.[k]));
+      const r = await this.compute(hpa, metricSpecs, current, namespace!, selector, pods, now);
+      statuses = r.statuses;
+      if (r.error) {
+        cond(r.error.condition.type, 'False', r.error.condition.reason, r.error.condition.message);
+        this.ctx.recorder.event(hpa, 'Warning', 'FailedComputeMetricsReplicas', r.error.message);
+        await write({ currentReplicas: current, desiredReplicas: hpa.status?.desiredReplicas ?? current, currentMetrics: statuses });
+        return again;
+      }
+      cond('ScalingActive', 'True', 'ValidMetricFound', `the HPA was able to successfully calculate a replica count from ${r.metric}`);
+      desired = r.replicas;
+      if (desired > current) reason = `${r.metric} above target`;
+      if (desired < current) reason = 'All metrics below target';
+      const mem = this.memory.get(key) ?? { recommendations: [], ups: [], downs: [] };
+      this.memory.set(key, mem);
+      const n = spec.behavior ? normalize(mem, current, desired, min, max, withDefaults(spec.behavior, this.downWindowMs / 1000), now)
+        : normalizeLegacy(mem, current, desired, min, max, this.downWindowMs, now);
+      cond('AbleToScale', 'True', n.stabilized.reason, n.stabilized.message);
+      cond('ScalingLimited', n.limited.status, n.limited.reason, n.limited.message);
+      desired = n.replicas;
     }
-    if (metricError) {
-      cond('ScalingActive', 'False', 'FailedGetResourceMetric', metricError);
-      this.ctx.recorder.event(hpa, 'Warning', 'FailedGetResourceMetric', metricError);
-      await this.writeStatus(hpa, { currentReplicas: current, desiredReplicas: current }, conds);
-      return { requeueAfterMs: SYNC_PERIOD_MS };
-    }
-    cond('ScalingActive', 'True', 'ValidMetricFound', 'the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)');
-    const hist = (this.history.get(key) ?? []).filter((h) => now - h.at <= 300_000);
-    const window = (spec.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) * 1000;
-    const { replicas, limited } = stabilize(desired, min, max, hist, now, window);
-    hist.push({ at: now, replicas: Math.min(Math.max(desired, min), max) });
-    this.history.set(key, hist);
-    if (limited) cond('ScalingLimited', 'True', limited, `the desired replica count is ${limited === 'TooFewReplicas' ? 'less than the minimum' : 'more than the maximum'} replica count`);
-    else cond('ScalingLimited', 'False', 'DesiredWithinRange', 'the desired count is within the acceptable range');
     let lastScaleTime = hpa.status?.lastScaleTime;
-    if (replicas !== current) {
-      await this.ctx.client.request('PATCH', this.scalePath(namespace!, spec.scaleTargetRef), { spec: { replicas } }, 'application/merge-patch+json');
+    if (desired !== current) {
+      try {
+        await this.ctx.client.request('PATCH', this.scalePath(namespace!, ref), { spec: { replicas: desired } }, 'application/merge-patch+json');
+      } catch (err) {
+        const msg = (err as Error).message;
+        this.ctx.recorder.event(hpa, 'Warning', 'FailedRescale', `New size: ${desired}; reason: ${reason}; error: ${msg}`);
+        cond('AbleToScale', 'False', 'FailedUpdateScale', `the HPA controller was unable to update the target scale: ${msg}`);
+        await write({ currentReplicas: current, desiredReplicas: hpa.status?.desiredReplicas ?? current, currentMetrics: statuses });
+        throw new Error(`failed to rescale ${reference}: ${msg}`);
+      }
+      cond('AbleToScale', 'True', 'SucceededRescale', `the HPA controller was able to update the target scale to ${desired}`);
+      this.ctx.recorder.event(hpa, 'Normal', 'SuccessfulRescale', `New size: ${desired}; reason: ${reason}`);
+      const mem = this.memory.get(key) ?? { recommendations: [], ups: [], downs: [] };
+      this.memory.set(key, mem);
+      recordScale(mem, withDefaults(spec.behavior, this.downWindowMs / 1000), current, desired, now);
       lastScaleTime = ts;
-      this.ctx.recorder.event(hpa, 'Normal', 'SuccessfulRescale', `New size: ${replicas}; reason: cpu resource utilization (percentage of request) ${replicas > current ? 'above' : 'below'} target`);
     }
-    await this.writeStatus(hpa, { currentReplicas: current, desiredReplicas: replicas, currentMetrics, ...(lastScaleTime ? { lastScaleTime } : {}) }, conds);
-    return { requeueAfterMs: SYNC_PERIOD_MS };
+    await write({ currentReplicas: current, desiredReplicas: desired, currentMetrics: statuses, ...(lastScaleTime ? { lastScaleTime } : {}) });
+    return again;
   }
 
-  private async writeStatus(hpa: KObject, s: any, conds: Record<string, any>): Promise<void> {
-    const status = { observedGeneration: hpa.metadata.generation, ...s, conditions: Object.values(conds) };
+  /** computeReplicasForMetrics: the largest proposal, or the first metric's error. */
+  private async compute(hpa: KObject, specs: any[], current: number, ns: string, selector: string, pods: KObject[], now: number) {
+    const statuses: any[] = specs.map(() => ({ type: '' }));
+    let replicas = 0, metric = '', invalid = 0;
+    let first: { condition: { type: string; reason: string; message: string }; error: string } | undefined;
+    for (const [i, m] of specs.entries()) {
+      const container = m.type === 'ContainerResource' ? m.containerResource?.container : undefined;
+      const src = m.type === 'ContainerResource' ? m.containerResource : m.resource;
+      const failedReason = `FailedGet${m.type}Metric`;
+      const fail = (inner: string, outer: string) => {
+        this.ctx.recorder.event(hpa, 'Warning', failedReason, inner);
+        invalid++;
+        first ??= { condition: { type: 'ScalingActive', reason: failedReason, message: `the HPA was unable to compute the replica count: ${inner}` }, error: outer };
+      };
+      if ((m.type !== 'Resource' && m.type !== 'ContainerResource') || !src?.name) {
+        fail(`unable to get metric ${m.type}: metric type ${m.type} is not served here (no custom or external metrics API)`, `failed to get ${m.type} metric: the custom metrics API is not available`);
+        continue;
+      }
+      const res: string = src.name;
+      const t = src.target ?? {};
+      const target: Target = t.type === 'AverageValue' ? { averageValue: milli(t.averageValue) } : { utilization: t.averageUtilization ?? 80 };
+      const what = 'utilization' in target ? `${res} utilization` : `${res} usage`;
+      try {
+        let samples;
+        try {
+          samples = await this.metrics.podMetrics(ns, selector, res, container);
+        } catch (err) {
+          throw new Error(`unable to get metrics for resource ${res}: ${(err as Error).message}`);
+        }
+        const p = resourceReplicas(current, pods.map((x) => podInfo(x, res, container)), samples, res, target, now);
+        const name = 'utilization' in target ? `${res} ${container ? 'container ' : ''}resource utilization (percentage of request)` : `${res} ${container ? 'container ' : ''}resource`;
+        const cur = 'utilization' in target ? { averageUtilization: p.utilization, averageValue: formatMilli(p.averageValue) } : { averageValue: formatMilli(p.averageValue) };
+        statuses[i] = m.type === 'ContainerResource' ? { type: m.type, containerResource: { name: res, container, current: cur } } : { type: 'Resource', resource: { name: res, current: cur } };
+        if (p.replicas > replicas) { replicas = p.replicas; metric = name; }
+      } catch (err) {
+        const inner = (err as Error).message;
+        fail(inner, `failed to get ${res} resource metric value: failed to get ${what}: ${inner}`);
+      }
+    }
+    // All metrics failed, or some failed while the others would scale down: do nothing.
+    if (first && (invalid >= specs.length || replicas < current)) {
+      return { statuses, replicas: -1, metric, error: { condition: first.condition, message: `invalid metrics (${invalid} invalid out of ${specs.length}), first error is: ${first.error}` } };
+    }
+    return { statuses, replicas, metric };
+  }
+
+  private async writeStatus(hpa: KObject, s: any, conditions: any[]): Promise<void> {
+    const status = { observedGeneration: hpa.metadata.generation, ...s, conditions };
+    if (status.currentMetrics === undefined) delete status.currentMetrics;
     if (canonicalJson(hpa.status ?? {}) !== canonicalJson(status)) await this.ctx.client.update(R.horizontalpodautoscalers, hpa.metadata.namespace, { ...hpa, status }, 'status');
   }
 }
-
