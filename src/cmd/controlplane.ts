@@ -57,7 +57,11 @@ const COMPONENTS: Component[] = [
   controller('nodelifecycle', async () => (await import('../controllers/nodelifecycle/nodelifecycle.js')).NodeLifecycleController),
   controller('disruption', async () => (await import('../controllers/disruption/disruption.js')).DisruptionController),
   controller('resourcequota', async () => (await import('../controllers/resourcequota/resourcequota.js')).ResourceQuotaController),
-  controller('horizontalpodautoscaler', async () => (await import('../controllers/hpa/hpa.js')).HorizontalPodAutoscalerController),
+  {
+    // Its options are its own (metrics source, sync period), not the controllers' tuning.
+    name: 'horizontalpodautoscaler', group: 'controllers',
+    async start(ctx) { const { HorizontalPodAutoscalerController } = await import('../controllers/hpa/hpa.js'); return new HorizontalPodAutoscalerController(ctx).run(); },
+  },
   controller('endpointslice', async () => (await import('../controllers/endpoints/endpointslice.js')).EndpointSliceController),
   controller('endpoints', async () => (await import('../controllers/endpoints/endpoints.js')).EndpointsController),
 ];

@@ -128,8 +128,15 @@ export abstract class LoopController {
   /** Converges the object with this key. */
   protected abstract sync(key: string): Promise<SyncResult>;
 
-  /** Starts the workers. */
-  run(): this { this.loop.run(); return this; }
+  /**
+   * Starts the workers once every informer has its first list: a sync on a half-filled cache
+   * would act on objects it merely has not seen yet (e.g. collect the pods of a node that
+   * exists). Keys queued meanwhile wait.
+   */
+  run(): this {
+    void this.ctx.informers.synced().then(() => this.loop.run());
+    return this;
+  }
 
   /** Stops the workers. */
   stop(): void { this.loop.stop(); }

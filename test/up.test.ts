@@ -1,0 +1,69 @@
+/**
+ * `skiff up` end to end: one process runs the control plane and the node agent on this
+ * machine; the real kubectl (through `skiff kubectl`) sees the node Ready and a pod's
+ * container (real runc, CNI) running; SIGTERM stops the process and leaves the container
+ * running, the next `skiff up` adopts it without a restart; `skiff down` removes everything.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { SKIFF, ensureBusyboxImage, skiff } from './helpers/images.js';
+
+let root: string;
+let proc: ChildProcess | undefined;
+
+async function up(): Promise<ChildProcess> {
+  const p = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', 'up-test'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
+  let out = '', err = '';
+  p.stderr!.on('data', (d) => { err += d; });
+  await new Promise<void>((ok, fail) => {
+    p.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
+    p.once('exit', (code) => fail(new Error(`skiff up exited ${code}: ${err}`)));
+  });
+  return p;
+}
+
+const kubectl = (...args: string[]) => skiff(root, ['kubectl', ...args], { env: { HOME: root } });
+
+after(async () => {
+  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
+  if (root) {
+    await skiff(root, ['down']).catch(() => {});
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});
+
+test('skiff up runs a node that runs pods; SIGTERM keeps containers for the next up; skiff down removes them', async () => {
+  root = await fs.mkdtemp('/var/tmp/skiff-up-');
+  await ensureBusyboxImage(root, 'busybox:1.36');
+  proc = await up();
+  let r = await kubectl('wait', '--for=condition=Ready', 'node/up-test', '--timeout=60s');
+  assert.equal(r.code, 0, r.stderr);
+  const pod = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'sleeper' }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: 'c', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }] } });
+  r = await skiff(root, ['kubectl', 'apply', '-f', '-'], { input: pod, env: { HOME: root } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /pod\/sleeper created/);
+  r = await kubectl('wait', '--for=condition=Ready', 'pod/sleeper', '--timeout=90s');
+  assert.equal(r.code, 0, r.stderr + (await kubectl('describe', 'pod', 'sleeper')).stdout);
+  r = await kubectl('get', 'pod', 'sleeper', '-o', 'wide');
+  assert.match(r.stdout, /sleeper\s+1\/1\s+Running\s+0\s+\S+\s+10\.\d+\.\d+\.\d+\s+up-test/);
+
+  // SIGTERM: a clean stop; the container keeps running.
+  proc.kill('SIGTERM');
+  assert.equal(await new Promise((res) => proc!.once('exit', res)), 0);
+  const ps = await skiff(root, ['ps']);
+  assert.match(ps.stdout, /sleep 3600/, 'the pod\'s container still runs');
+  proc = await up();
+  r = await kubectl('wait', '--for=condition=Ready', 'pod/sleeper', '--timeout=60s');
+  assert.equal(r.code, 0, r.stderr);
+  const restarts = await kubectl('get', 'pod', 'sleeper', '-o', 'jsonpath={.status.containerStatuses[0].restartCount}');
+  assert.equal(restarts.stdout, '0', 'adopted, not restarted');
+
+  // skiff down: the process stops and nothing of the pod is left.
+  r = await skiff(root, ['down']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.notEqual(await new Promise((res) => (proc!.exitCode !== null ? res(proc!.exitCode) : proc!.once('exit', res))), undefined);
+  assert.equal((await skiff(root, ['ps', '-a', '-q'])).stdout.trim(), '', 'no containers left');
+  assert.equal((await skiff(root, ['pod', 'ps', '-q'])).stdout.trim(), '', 'no sandboxes left');
+});
