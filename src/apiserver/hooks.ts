@@ -67,14 +67,14 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
   }
 
   return {
-    async beforeCreate(r, obj) {
+    async beforeCreate(r, obj, opts) {
       // Admission, in kube-apiserver's order: mutating plugins, then the quota check.
       if (r.kind === 'Pod' && !r.group) {
         await admitPriority(getStorage(), obj);
         admitTolerations(obj);
         await admitLimitRanges(getStorage(), obj);
       }
-      await (quota ??= new QuotaAdmission(getStorage())).admit(r, obj);
+      await (quota ??= new QuotaAdmission(getStorage(), catalog)).admit(r, obj, !!opts?.dryRun);
       if (r.kind === 'Service' && !r.group) {
         const run = lock.then(() => allocate(obj));
         lock = run.catch(() => {});

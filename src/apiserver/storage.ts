@@ -16,8 +16,8 @@ import type { Matcher } from './selectors.js';
 
 /** Kind-specific steps the server plugs in (namespaces, services, CRDs). */
 export interface Hooks {
-  /** Runs before an object is first stored (after defaults), e.g. to allocate a cluster IP. */
-  beforeCreate?(r: ResourceInfo, obj: any): Promise<void>;
+  /** Runs before an object is first stored (after defaults), e.g. to allocate a cluster IP or admit it. */
+  beforeCreate?(r: ResourceInfo, obj: any, opts?: WriteOptions): Promise<void>;
   /** Runs after any stored write of `r` (create, update, delete). */
   afterWrite?(r: ResourceInfo, obj: any, type: 'create' | 'update' | 'delete'): Promise<void> | void;
   /** Runs after defaults on every write; returns extra validation causes (CR schemas). */
@@ -140,7 +140,7 @@ export class Storage {
       if (obj.spec !== undefined || r.custom) meta.generation = 1; else delete meta.generation;
       const causes = [...validate(r, obj), ...(this.hooks.validate?.(r, obj) ?? [])];
       if (causes.length) throw invalid(r.kind, r.group, meta.name ?? meta.generateName ?? '', causes);
-      await this.hooks.beforeCreate?.(r, obj);
+      await this.hooks.beforeCreate?.(r, obj, opts);
       if (opts.dryRun) return obj;
       try {
         const { kv } = await this.backend.create(objectKey(r, ns, meta.name), encode(obj));
