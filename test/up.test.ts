@@ -40,7 +40,7 @@ test('skiff up runs a node that runs pods; SIGTERM keeps containers for the next
   proc = await up();
   let r = await kubectl('wait', '--for=condition=Ready', 'node/up-test', '--timeout=60s');
   assert.equal(r.code, 0, r.stderr);
-  const pod = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'sleeper' }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: 'c', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }] } });
+  const pod = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'sleeper' }, spec: { terminationGracePeriodSeconds: 2, containers: [{ name: 'c', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', 'echo hello from up; sleep 3600'] }] } });
   r = await skiff(root, ['kubectl', 'apply', '-f', '-'], { input: pod, env: { HOME: root } });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /pod\/sleeper created/);
@@ -48,12 +48,17 @@ test('skiff up runs a node that runs pods; SIGTERM keeps containers for the next
   assert.equal(r.code, 0, r.stderr + (await kubectl('describe', 'pod', 'sleeper')).stdout);
   r = await kubectl('get', 'pod', 'sleeper', '-o', 'wide');
   assert.match(r.stdout, /sleeper\s+1\/1\s+Running\s+0\s+\S+\s+10\.\d+\.\d+\.\d+\s+up-test/);
+  // kubectl logs: API server -> the agent's stream server -> the container's log.
+  r = await kubectl('logs', 'sleeper');
+  assert.equal(r.stdout, 'hello from up\n', r.stderr);
+  r = await kubectl('logs', 'sleeper', '--timestamps', '--tail=1');
+  assert.match(r.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z hello from up\n$/);
 
   // SIGTERM: a clean stop; the container keeps running.
   proc.kill('SIGTERM');
   assert.equal(await new Promise((res) => proc!.once('exit', res)), 0);
-  const ps = await skiff(root, ['ps']);
-  assert.match(ps.stdout, /sleep 3600/, 'the pod\'s container still runs');
+  const ps = await skiff(root, ['ps', '--no-trunc']);
+  assert.match(ps.stdout, /echo hello from up/, 'the pod\'s container still runs');
   proc = await up();
   r = await kubectl('wait', '--for=condition=Ready', 'pod/sleeper', '--timeout=60s');
   assert.equal(r.code, 0, r.stderr);

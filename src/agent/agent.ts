@@ -18,6 +18,7 @@ import { apiSources } from './env.js';
 import { ImagePuller } from './images.js';
 import { NodeReporter } from './node.js';
 import { PodManager } from './pods.js';
+import { AgentServer } from './server.js';
 import { PodRuntime } from './runtime.js';
 
 /** Options of a node agent. */
@@ -42,6 +43,8 @@ export interface NodeAgentOptions {
   /** Restart back-off figures (10 s doubling to 5 min). */
   backoff?: { initialMs?: number; maxMs?: number };
   log?: (msg: string) => void;
+  /** The stream server (logs through the API server): where to listen (default port 10250), or false for none. */
+  serve?: { host?: string; port?: number } | false;
 }
 
 /** Skiff's kubelet. */
@@ -53,6 +56,7 @@ export class NodeAgent {
   readonly pods: PodManager;
   private readonly recorder: ApiEventRecorder;
   private allocatable?: Record<string, string>;
+  private server?: AgentServer;
 
   constructor(private readonly opts: NodeAgentOptions) {
     const clock = opts.clock ?? realClock;
@@ -67,6 +71,7 @@ export class NodeAgent {
       runtimeName: this.engine.runtime.name, runtimePath: this.engine.runtime.path,
       leaseMs: opts.leaseMs, statusMs: opts.statusMs, log, recorder: this.recorder,
       runtimeReady: () => this.runtimeReady(),
+      kubeletPort: () => this.server?.port ?? 0,
       images: async () => {
         const out = [];
         for (const r of (await images.list()).filter((x) => x.name)) {
@@ -106,6 +111,10 @@ export class NodeAgent {
 
   /** Registers the node, recovers and adopts the pods' containers, and starts running pods. */
   async start(): Promise<void> {
+    if (this.opts.serve !== false) {
+      this.server = new AgentServer({ root: this.opts.root, nodeName: this.opts.nodeName, engine: this.engine, clientCA: this.opts.client.creds.ca ?? '', ...(this.opts.serve ?? {}) });
+      await this.server.start();
+    }
     await this.node.start();
     const n = await this.opts.client.get({ group: '', version: 'v1', resource: 'nodes' }, undefined, this.opts.nodeName).catch(() => undefined);
     this.allocatable = n?.status?.allocatable;
@@ -114,6 +123,7 @@ export class NodeAgent {
 
   /** Stops watching and heartbeating; every container keeps running, to be adopted later. */
   async stop(): Promise<void> {
+    await this.server?.stop();
     this.node.stop();
     await this.pods.stop();
     await this.recorder.flush();

@@ -47,6 +47,8 @@ export interface NodeReporterOptions {
   /** Status sampling period (default 10 s) and the longest time between writes (60 s). */
   statusMs?: number;
   reportMs?: number;
+  /** The port of the agent's stream server (status.daemonEndpoints; 0 when it serves none). */
+  kubeletPort?: () => number;
   /** True while the runtime and the pod network work; false makes the node NotReady. */
   runtimeReady: () => Promise<{ ok: boolean; message?: string }>;
   /** The images present (for status.images). */
@@ -194,7 +196,7 @@ export class NodeReporter {
       ...nodeResources(s),
       conditions: this.conditions,
       addresses: [{ type: 'InternalIP', address: this.ip }, { type: 'Hostname', address: this.o.nodeName }],
-      daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+      daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort?.() ?? 0 } },
       nodeInfo: {
         machineID: info.machineID, systemUUID: info.systemUUID, bootID: info.bootID, kernelVersion: info.kernelVersion,
         osImage: info.osImage, containerRuntimeVersion: `${RUNTIME_VERSION} (${info.runtime})`, kubeletVersion: KUBELET_VERSION,
