@@ -10,6 +10,9 @@ import { BUILTIN, keyPrefix } from '../resources.js';
 import { decode } from '../storage.js';
 import { ApiError } from '../status.js';
 import { parseQuantity } from '../../core/quantity.js';
+import { canonical, toList } from './amounts.js';
+import { podTotals } from './podresources.js';
+import { qosClass } from '../defaults.js';
 
 const PCS = BUILTIN.find((r) => r.resource === 'priorityclasses')!;
 const LIMITRANGES = BUILTIN.find((r) => r.resource === 'limitranges')!;
@@ -62,30 +65,57 @@ export function admitTolerations(pod: any): void {
   }
 }
 
-const fmt = (v: string | number) => String(v);
+const fmt = (v: string | number) => canonical(v);
 
-/** LimitRanger: defaults from each LimitRange of type Container, then its bounds. */
+/** A LimitRange item with Kubernetes' API defaults (SetDefaults_LimitRangeItem): default ← max, defaultRequest ← default, then min. */
+export function itemDefaults(item: any): { default: Record<string, string>; defaultRequest: Record<string, string> } {
+  const def = { ...(item.max ?? {}), ...(item.default ?? {}) };
+  return { default: def, defaultRequest: { ...(item.min ?? {}), ...def, ...(item.defaultRequest ?? {}) } };
+}
+
+/**
+ * LimitRanger: defaults from each LimitRange of type Container (recorded in the
+ * kubernetes.io/limit-ranger annotation, as Kubernetes does), then every bound of every item:
+ * Container bounds per container, Pod bounds on the pod's totals.
+ */
 export async function admitLimitRanges(storage: Storage, pod: any): Promise<void> {
+  const all = (): { c: any; prefix: string }[] => [
+    ...(pod.spec.containers ?? []).map((c: any) => ({ c, prefix: 'container' })),
+    ...(pod.spec.initContainers ?? []).map((c: any) => ({ c, prefix: 'init container' })),
+  ];
+  // The Pod's own API defaulting (SetDefaults_Pod): a container stating only a limit requests that much.
+  for (const { c } of all()) {
+    for (const [k, v] of Object.entries(c.resources?.limits ?? {})) if (c.resources.requests?.[k] === undefined) (c.resources.requests ??= {})[k] = v;
+  }
   const ranges = await listAll(storage, LIMITRANGES, pod.metadata.namespace);
+  if (!ranges.length) return;
+  const notes: string[] = [];
+  for (const lr of ranges) {
+    for (const item of lr.spec?.limits ?? []) {
+      if (item.type !== 'Container') continue;
+      const d = itemDefaults(item);
+      for (const { c, prefix } of all()) {
+        const res = (c.resources ??= {});
+        const setLimits: string[] = [], setRequests: string[] = [];
+        for (const [k, v] of Object.entries(d.default)) if (res.limits?.[k] === undefined) { (res.limits ??= {})[k] = v; setLimits.push(k); }
+        for (const [k, v] of Object.entries(d.defaultRequest)) if (res.requests?.[k] === undefined) { (res.requests ??= {})[k] = v; setRequests.push(k); }
+        if (setRequests.length) notes.push(`${setRequests.sort().join(', ')} request for ${prefix} ${c.name}`);
+        if (setLimits.length) notes.push(`${setLimits.sort().join(', ')} limit for ${prefix} ${c.name}`);
+      }
+    }
+  }
+  if (notes.length) {
+    pod.metadata.annotations = { ...pod.metadata.annotations, 'kubernetes.io/limit-ranger': `LimitRanger plugin set: ${notes.join('; ')}` };
+    // Kubernetes derives the QoS class after admission: the defaults count.
+    if (pod.status) pod.status.qosClass = qosClass(pod.spec);
+  }
   const problems: string[] = [];
   for (const lr of ranges) {
     for (const item of lr.spec?.limits ?? []) {
       if (item.type === 'Container') {
-        for (const c of [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])]) {
-          const res = (c.resources ??= {});
-          for (const [k, v] of Object.entries(item.default ?? {})) if (res.limits?.[k] === undefined) (res.limits ??= {})[k] = v;
-          // A missing request takes defaultRequest, else the (possibly defaulted) limit.
-          for (const [k, v] of Object.entries(item.defaultRequest ?? {})) if (res.requests?.[k] === undefined) (res.requests ??= {})[k] = v;
-          for (const [k, v] of Object.entries(res.limits ?? {})) if (res.requests?.[k] === undefined && item.default?.[k] !== undefined) (res.requests ??= {})[k] = v;
-          checkBounds(item, 'Container', res.requests ?? {}, res.limits ?? {}, problems);
-        }
+        for (const { c } of all()) checkBounds(item, 'Container', c.resources?.requests ?? {}, c.resources?.limits ?? {}, problems);
       } else if (item.type === 'Pod') {
-        const sum = (which: 'requests' | 'limits') => {
-          const out: Record<string, number> = {};
-          for (const c of pod.spec.containers ?? []) for (const [k, v] of Object.entries(c.resources?.[which] ?? {})) out[k] = (out[k] ?? 0) + parseQuantity(v as string);
-          return out;
-        };
-        checkBounds(item, 'Pod', sum('requests'), sum('limits'), problems);
+        checkBounds(item, 'Pod', toList(podTotals(pod, 'requests')), toList(podTotals(pod, 'limits')), problems);
       }
     }
   }
@@ -96,14 +126,19 @@ function checkBounds(item: any, scope: string, requests: Record<string, any>, li
   for (const [k, min] of Object.entries(item.min ?? {})) {
     if (requests[k] === undefined) out.push(`minimum ${k} usage per ${scope} is ${fmt(min as string)}.  No request is specified`);
     else if (parseQuantity(requests[k]) < parseQuantity(min as string)) out.push(`minimum ${k} usage per ${scope} is ${fmt(min as string)}, but request is ${fmt(requests[k])}`);
+    else if (limits[k] !== undefined && parseQuantity(limits[k]) < parseQuantity(min as string)) out.push(`minimum ${k} usage per ${scope} is ${fmt(min as string)}, but limit is ${fmt(limits[k])}`);
   }
   for (const [k, max] of Object.entries(item.max ?? {})) {
     if (limits[k] === undefined) out.push(`maximum ${k} usage per ${scope} is ${fmt(max as string)}.  No limit is specified`);
     else if (parseQuantity(limits[k]) > parseQuantity(max as string)) out.push(`maximum ${k} usage per ${scope} is ${fmt(max as string)}, but limit is ${fmt(limits[k])}`);
+    else if (requests[k] !== undefined && parseQuantity(requests[k]) > parseQuantity(max as string)) out.push(`maximum ${k} usage per ${scope} is ${fmt(max as string)}, but request is ${fmt(requests[k])}`);
   }
   for (const [k, ratio] of Object.entries(item.maxLimitRequestRatio ?? {})) {
-    if (limits[k] === undefined || requests[k] === undefined) continue;
-    const r = parseQuantity(limits[k]) / parseQuantity(requests[k]);
-    if (r > parseQuantity(ratio as string)) out.push(`${k} max limit to request ratio per ${scope} is ${fmt(ratio as string)}, but provided ratio is ${r.toFixed(6)}`);
+    const req = requests[k] === undefined ? 0 : parseQuantity(requests[k]);
+    const lim = limits[k] === undefined ? 0 : parseQuantity(limits[k]);
+    if (!req) { out.push(`${k} max limit to request ratio per ${scope} is ${fmt(ratio as string)}, but no request is specified or request is 0`); continue; }
+    if (!lim) { out.push(`${k} max limit to request ratio per ${scope} is ${fmt(ratio as string)}, but no limit is specified or limit is 0`); continue; }
+    const r = lim / req;
+    if (r > parseQuantity(ratio as string) + 1e-9) out.push(`${k} max limit to request ratio per ${scope} is ${fmt(ratio as string)}, but provided ratio is ${r.toFixed(6)}`);
   }
 }
