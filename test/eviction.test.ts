@@ -142,3 +142,24 @@ test('during a rollout, a budget counts the Deployment\'s replicas, not the sum 
   assert.equal(b.status.desiredHealthy, 1);
   assert.equal(b.status.disruptionsAllowed, 1);
 });
+
+test('unhealthy pods: refused while the budget lacks healthy pods (IfHealthyBudget), allowed with AlwaysAllow; pending pods need no budget', async () => {
+  const sick = JSON.parse(deployment('sick', 2));
+  sick.spec.template.metadata.annotations = { 'sim.skiff.dev/never-ready': 'true' };
+  assert.equal((await kubectl('1.33', ['apply', '-f', '-'], JSON.stringify(sick))).code, 0);
+  await until('two running, unready', async () => (await cp.client.list(R.pods, 'default', { labelSelector: 'app=sick' })).items.filter((p) => p.status?.phase === 'Running').length === 2);
+  assert.equal((await kubectl('1.33', ['create', 'pdb', 'sick', '--selector=app=sick', '--min-available=1'])).code, 0);
+  await until('budget computed', async () => { const b = await pdb('sick'); return b.status?.observedGeneration === b.metadata.generation && b.status.desiredHealthy === 1; });
+  const [a, b] = (await cp.client.list(R.pods, 'default', { labelSelector: 'app=sick' })).items as any[];
+  const refused = await evict(a.metadata.name).then(() => undefined, (e) => e);
+  assert.equal(refused?.code, 429, 'no healthy pod to spare: the budget decides');
+  await cp.client.patch(R.poddisruptionbudgets, 'default', 'sick', { spec: { unhealthyPodEvictionPolicy: 'AlwaysAllow' } }, 'merge');
+  await until('new generation observed', async () => { const x = await pdb('sick'); return x.status?.observedGeneration === x.metadata.generation; });
+  assert.equal((await evict(a.metadata.name)).status, 'Success');
+  const mismatch = await evict(b.metadata.name, { metadata: { name: 'other', namespace: 'default' } }).then(() => undefined, (e) => e);
+  assert.equal(mismatch?.code, 400);
+  assert.equal(mismatch?.message, 'name in URL does not match name in Eviction object');
+
+  await cp.client.create(R.pods, 'default', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'nowhere', labels: { app: 'bare' } }, spec: { nodeSelector: { none: 'such' }, containers: [{ name: 'c', image: 'busybox' }] } });
+  assert.equal((await evict('nowhere')).status, 'Success', 'pending: no budget asked (the bare budget allows nothing)');
+});

@@ -20,16 +20,25 @@ export async function evictPod(storage: Storage, ns: string, name: string, evict
   const { kv } = await storage.backend.get(objectKey(PODS, ns, name));
   if (!kv) throw notFound(PODS, name);
   const pod = decode(kv);
+  if (eviction?.metadata?.name && eviction.metadata.name !== name) throw new ApiError(400, 'BadRequest', 'name in URL does not match name in Eviction object');
   const opts = eviction?.deleteOptions ?? {};
-  const del = () => storage.delete(PODS, ns, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions, propagationPolicy: opts.propagationPolicy, dryRun: (opts.dryRun ?? []).includes('All') });
+  // `pinned`: delete only the pod as it was judged (it must not have turned ready meanwhile).
+  const del = (pinned = false) => storage.delete(PODS, ns, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: pinned ? { ...opts.preconditions, resourceVersion: pod.metadata.resourceVersion } : opts.preconditions, propagationPolicy: opts.propagationPolicy, dryRun: (opts.dryRun ?? []).includes('All') });
   const ok = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
-  if (pod.metadata.deletionTimestamp || pod.status?.phase !== 'Running') { await del(); return ok; }
+  // canIgnorePDB: a finished, pending or already terminating pod disrupts nothing.
+  if (pod.metadata.deletionTimestamp || ['Succeeded', 'Failed', 'Pending'].includes(pod.status?.phase)) { await del(); return ok; }
   const { kvs } = await storage.backend.list(keyPrefix(PDBS, ns));
   const pdbs = kvs.map(decode).filter((p) => p.spec?.selector !== undefined && selectorObjectMatcher(p.spec.selector)(pod.metadata.labels ?? {}));
   if (pdbs.length > 1) throw new ApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
-  // A pod that is not ready is not healthy: evicting it costs the budget nothing (IfHealthyBudget).
   const ready = (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-  if (pdbs.length && ready) {
+  // An unready pod is not healthy: evicting it costs nothing when the budget says AlwaysAllow,
+  // or (IfHealthyBudget, the default) while the budget has all the healthy pods it needs.
+  const st = pdbs[0]?.status ?? {};
+  if (pdbs.length && !ready && (pdbs[0].spec?.unhealthyPodEvictionPolicy === 'AlwaysAllow' || ((st.currentHealthy ?? 0) >= (st.desiredHealthy ?? 0) && (st.desiredHealthy ?? 0) > 0))) {
+    await del(true);
+    return ok;
+  }
+  if (pdbs.length) {
     // Read-modify-write of the budget's status with optimistic concurrency: two evictions
     // racing for the last allowed disruption cannot both win.
     await storage.update(PDBS, ns, pdbs[0].metadata.name, (pdb) => {
