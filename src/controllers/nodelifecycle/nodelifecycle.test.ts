@@ -46,5 +46,9 @@ test('when a pod must leave a node with NoExecute taints', () => {
     ['two taints: the earliest deadline wins', pod([tol({ tolerationSeconds: 60 }), { key: 'other', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 }]),
       [...unreachable, { key: 'other', effect: 'NoExecute', timeAdded: '2026-01-01T00:00:10Z' }], t0 + 40_000],
   ];
+  cases.push(
+    ['the first matching toleration counts: 30 s before a forever', pod([tol({ tolerationSeconds: 30 }), tol()]), unreachable, t0 + 30_000],
+    ['the first matching toleration counts: forever before 30 s', pod([tol(), tol({ tolerationSeconds: 30 })]), unreachable, undefined],
+  );
   for (const [what, p, taints, want] of cases) assert.equal(evictionTime(p as any, taints, t0 + 5000), want, what);
 });

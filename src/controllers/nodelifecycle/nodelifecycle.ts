@@ -49,11 +49,12 @@ export function evictionTime(pod: KObject, taints: any[], nowMs: number): number
   let at: number | undefined;
   for (const t of taints) {
     if (t.effect !== 'NoExecute') continue;
-    const tols = (pod.spec?.tolerations ?? []).filter((x: any) => toleration(x, t));
-    if (!tols.length) return nowMs;
-    // Tolerated forever unless every matching toleration is time-bound; the shortest wins.
-    if (tols.some((x: any) => x.tolerationSeconds === undefined || x.tolerationSeconds === null)) continue;
-    const secs = Math.max(0, Math.min(...tols.map((x: any) => Number(x.tolerationSeconds))));
+    // As Kubernetes' GetMatchingTolerations: the first toleration that matches a taint is the
+    // one that counts for it; without tolerationSeconds it tolerates the taint forever.
+    const tol = (pod.spec?.tolerations ?? []).find((x: any) => toleration(x, t));
+    if (!tol) return nowMs;
+    if (tol.tolerationSeconds === undefined || tol.tolerationSeconds === null) continue;
+    const secs = Math.max(0, Number(tol.tolerationSeconds));
     const added = Date.parse(t.timeAdded ?? '') || nowMs;
     const when = added + secs * 1000;
     at = at === undefined ? when : Math.min(at, when);
