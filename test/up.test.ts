@@ -54,6 +54,15 @@ test('skiff up runs a node that runs pods; SIGTERM keeps containers for the next
   r = await kubectl('logs', 'sleeper', '--timestamps', '--tail=1');
   assert.match(r.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z hello from up\n$/);
 
+  // kubectl exec (WebSocket v5 through the API server to the agent): streams and the exit code.
+  r = await kubectl('exec', 'sleeper', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout, 'out\n');
+  assert.match(r.stderr, /^err\n/);
+  r = await skiff(root, ['kubectl', 'exec', '-i', 'sleeper', '--', 'tr', 'a-z', 'A-Z'], { input: 'shout\n', env: { HOME: root } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'SHOUT\n');
+
   // SIGTERM: a clean stop; the container keeps running.
   proc.kill('SIGTERM');
   assert.equal(await new Promise((res) => proc!.once('exit', res)), 0);

@@ -19,6 +19,10 @@ import type { ContainerEngine } from '../engine/container/engine.js';
 import { ContainerPaths } from '../engine/container/state.js';
 import { streamLogs } from '../engine/container/logs.js';
 import { L } from './labels.js';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/** The stream protocols the exec endpoint speaks (channel byte first in every message). */
+const CHANNEL_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
 const run = promisify(execFile);
 
@@ -55,6 +59,17 @@ export class AgentServer {
         if (!res.headersSent) { res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end(String((err as Error).message)); } else res.destroy();
       });
     });
+    const wss = new WebSocketServer({ noServer: true, handleProtocols: (ps) => CHANNEL_PROTOCOLS.find((p) => ps.has(p)) ?? false });
+    this.server.on('upgrade', (req: IncomingMessage, socket, head) => {
+      const url = new URL(req.url ?? '/', 'https://agent');
+      const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      const groups = ([] as string[]).concat(((req.socket as TLSSocket).getPeerCertificate()?.subject as any)?.O ?? []);
+      if (!groups.includes('system:masters') || segs[0] !== 'exec' || segs.length !== 4) {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => { void this.exec(ws, segs[1], segs[2], segs[3], url.searchParams); });
+    });
     await new Promise<void>((ok, fail) => {
       this.server!.once('error', fail);
       this.server!.listen(this.o.port ?? 10250, this.o.host ?? '0.0.0.0', () => ok());
@@ -79,11 +94,50 @@ export class AgentServer {
     return text(res, 404, '404 page not found');
   }
 
-  private async logs(req: IncomingMessage, res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {
-    const mine = (await this.o.engine.list(true, false)).filter((c) => {
+  private async findContainer(ns: string, pod: string, container: string) {
+    return (await this.o.engine.list(true, false)).filter((c) => {
       const l = c.options.labels ?? {};
       return l[L.podNamespace] === ns && l[L.podName] === pod && l[L.containerName] === container;
     }).sort((a, b) => Number(b.options.labels?.[L.restartCount] ?? 0) - Number(a.options.labels?.[L.restartCount] ?? 0));
+  }
+
+  /** kubectl exec (no terminal): the command's stdio over the channel protocol, its exit as a Status. */
+  private async exec(ws: WebSocket, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {
+    const send = (ch: number, data: Buffer | string) => { if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([ch]), Buffer.from(data)])); };
+    const finish = (status: object) => { send(3, JSON.stringify({ metadata: {}, ...status })); ws.close(1000); };
+    const failure = (message: string, code?: number) => finish({
+      status: 'Failure', message, reason: code === undefined ? 'InternalError' : 'NonZeroExitCode',
+      ...(code === undefined ? {} : { details: { causes: [{ reason: 'ExitCode', message: String(code) }] } }),
+    });
+    // stdin may arrive before the command has started: keep it until then.
+    const early: Buffer[] = [];
+    let deliver: (m: Buffer) => void = (m) => { early.push(m); };
+    ws.on('message', (m: Buffer) => deliver(m));
+    try {
+      const rec = (await this.findContainer(ns, pod, container))[0];
+      if (!rec || rec.status !== 'running') return failure(`container ${container} is not valid for pod ${pod}`);
+      if (q.get('tty') === 'true') return failure('a terminal (exec -t) is not supported by this node agent yet');
+      const cmd = q.getAll('command');
+      const { child, done } = await this.o.engine.execPiped(rec.id, { cmd, interactive: q.get('stdin') === 'true' });
+      child.stdout!.on('data', (d: Buffer) => send(1, d));
+      // The runtime's own complaints are reported in the Status, not as the command's stderr.
+      child.stderr!.on('data', (d: Buffer) => { const t = d.toString(); if (!/level=error|runc exec failed/.test(t)) send(2, d); });
+      deliver = (m: Buffer) => {
+        if (m[0] === 0) child.stdin?.write(m.subarray(1));
+        else if (m[0] === 255 && m[1] === 0) child.stdin?.end();
+      };
+      for (const m of early.splice(0)) deliver(m);
+      ws.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+      const { code, message } = await done;
+      if (code === 0) return finish({ status: 'Success' });
+      return failure(message ?? `command terminated with non-zero exit code: error executing command [${cmd.join(' ')}], exit code ${code}`, code);
+    } catch (err) {
+      failure((err as Error).message);
+    }
+  }
+
+  private async logs(req: IncomingMessage, res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {
+    const mine = await this.findContainer(ns, pod, container);
     const previous = q.get('previous') === 'true';
     const rec = previous ? mine[1] : mine[0];
     if (!rec) {

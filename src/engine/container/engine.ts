@@ -54,6 +54,15 @@ export interface ExecOptions {
   workdir?: string;
 }
 
+/** An exit code, or the runtime's "could not start the command" error as 127/126 (Docker's codes). */
+function execFailure(code: number, err: string): number {
+  if (code !== 0 && /executable file not found|no such file or directory/.test(err)) {
+    throw Object.assign(new InvalidArgumentError(cleanRuntimeError(err)), { exitCode: 127 });
+  }
+  if (code !== 0 && /permission denied/.test(err)) throw Object.assign(new InvalidArgumentError(cleanRuntimeError(err)), { exitCode: 126 });
+  return code;
+}
+
 /** The engine for one data root. */
 export class ContainerEngine {
   readonly root: string;
@@ -422,8 +431,8 @@ export class ContainerEngine {
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  /** Runs a command in a running container; returns its exit code (126/127 as Docker does). */
-  async exec(ref: string, e: ExecOptions): Promise<number> {
+  /** The `runc exec` arguments of a command in a running container. */
+  private async execArgs(ref: string, e: ExecOptions): Promise<string[]> {
     const rec = await this.resolve(ref);
     if (rec.status !== 'running') throw new FailedPreconditionError(`container ${rec.name} is not running`);
     if (!e.cmd.length) throw new InvalidArgumentError('exec needs a command');
@@ -436,18 +445,36 @@ export class ContainerEngine {
       args.push('--user', `${u.uid}:${u.gid}`);
     }
     args.push(rec.id, ...e.cmd);
-    const child = spawn(this.runtime.path, args, { stdio: [e.interactive || e.tty ? 'inherit' : 'ignore', 'inherit', 'pipe'] });
+    return args;
+  }
+
+  /** Runs a command in a running container; returns its exit code (126/127 as Docker does). */
+  async exec(ref: string, e: ExecOptions): Promise<number> {
+    const child = spawn(this.runtime.path, await this.execArgs(ref, e), { stdio: [e.interactive || e.tty ? 'inherit' : 'ignore', 'inherit', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       if (!/level=error|runc exec failed/.test(d.toString())) process.stderr.write(d);
     });
     const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 255)));
-    if (code !== 0 && /executable file not found|no such file or directory/.test(err)) {
-      throw Object.assign(new InvalidArgumentError(cleanRuntimeError(err)), { exitCode: 127 });
-    }
-    if (code !== 0 && /permission denied/.test(err)) throw Object.assign(new InvalidArgumentError(cleanRuntimeError(err)), { exitCode: 126 });
-    return code;
+    return execFailure(code, err);
+  }
+
+  /**
+   * Runs a command in a running container with its stdio as pipes (no terminal), for callers
+   * that relay the streams (the node agent's exec). `done` gives the exit code, with the
+   * runtime's own "cannot start" errors mapped to 126/127 and a one-line message.
+   */
+  async execPiped(ref: string, e: ExecOptions): Promise<{ child: import('node:child_process').ChildProcess; done: Promise<{ code: number; message?: string }> }> {
+    if (e.tty) throw new InvalidArgumentError('a terminal for exec is not supported here');
+    const child = spawn(this.runtime.path, await this.execArgs(ref, e), { stdio: [e.interactive ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    child.stderr!.on('data', (d: Buffer) => { tail = (tail + d.toString()).slice(-4096); });
+    const done = new Promise<{ code: number; message?: string }>((resolve) => child.on('exit', (c) => {
+      const code = c ?? 255;
+      try { resolve({ code: execFailure(code, tail) }); } catch (err) { resolve({ code: (err as { exitCode?: number }).exitCode ?? code, message: (err as Error).message }); }
+    }));
+    return { child, done };
   }
 
   /** Resource usage of a running container. */
