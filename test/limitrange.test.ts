@@ -36,6 +36,13 @@ test('defaults: limits from max, requests from defaultRequest and the default li
   assert.equal(p.status.qosClass, 'Burstable');
 });
 
+test('a LimitRange is stored with Kubernetes\' item defaults', async () => {
+  const lr = await client.get(R.limitranges, 'lr', 'limits');
+  assert.deepEqual(lr.spec.limits[0].default, { cpu: '1', memory: '1Gi' });
+  assert.deepEqual(lr.spec.limits[0].defaultRequest, { cpu: '1', memory: '64Mi' });
+  assert.equal(lr.spec.limits[1].default, undefined, 'Pod items get none');
+});
+
 test('a container stating only a limit requests that much, before any LimitRange default', async () => {
   const p = await client.create(R.pods, 'lr', JSON.parse(pod('limited', [{ name: 'app', image: 'busybox', resources: { limits: { cpu: '200m' } } }])));
   assert.equal(p.spec.containers[0].resources.requests.cpu, '200m');

@@ -10,7 +10,7 @@ import { keyPrefix } from './resources.js';
 import { ApiError } from './status.js';
 import type { NamespaceController } from './namespaces.js';
 import { ORPHAN, FOREGROUND, type GarbageCollector } from './gc.js';
-import { admitLimitRanges, admitPriority, admitTolerations } from './admission/pods.js';
+import { admitLimitRanges, admitPriority, admitPriorityClass, admitTolerations, defaultLimitRange } from './admission/pods.js';
 import { QuotaAdmission } from './admission/quota.js';
 
 /** The service CIDR, 10.96.0.0/16 as in kubeadm; .1 is the `kubernetes` service. */
@@ -74,6 +74,8 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
         admitTolerations(obj);
         await admitLimitRanges(getStorage(), obj);
       }
+      if (r.kind === 'PriorityClass' && r.group === 'scheduling.k8s.io') await admitPriorityClass(getStorage(), obj);
+      if (r.kind === 'LimitRange' && !r.group) defaultLimitRange(obj);
       await (quota ??= new QuotaAdmission(getStorage(), catalog)).admit(r, obj, !!opts?.dryRun);
       if (r.kind === 'Service' && !r.group) {
         const run = lock.then(() => allocate(obj));

@@ -142,3 +142,37 @@ function checkBounds(item: any, scope: string, requests: Record<string, any>, li
     if (r > parseQuantity(ratio as string) + 1e-9) out.push(`${k} max limit to request ratio per ${scope} is ${fmt(ratio as string)}, but provided ratio is ${r.toFixed(6)}`);
   }
 }
+
+/**
+ * PriorityClass writes, as Kubernetes validates and admits them: names with the system-
+ * prefix are reserved for the built-in classes (422), user classes stay at or below
+ * 1000000000 (422), only one class may be the global default (403), and preemptionPolicy
+ * defaults to PreemptLowerPriority.
+ */
+export async function admitPriorityClass(storage: Storage, pc: any): Promise<void> {
+  const name = pc.metadata?.name ?? '';
+  pc.preemptionPolicy ??= 'PreemptLowerPriority';
+  const bad = (field: string, message: string) => new ApiError(422, 'Invalid', `PriorityClass.scheduling.k8s.io "${name}" is invalid: ${field}: Forbidden: ${message}`,
+    { name, group: 'scheduling.k8s.io', kind: 'PriorityClass', causes: [{ reason: 'FieldValueForbidden', message: `Forbidden: ${message}`, field }] });
+  if (name.startsWith('system-')) {
+    const known = SYSTEM_PRIORITY_CLASSES.find((c) => c.name === name);
+    if (!known) throw bad('metadata.name', `priority class names with 'system-' prefix are reserved for system use only. error: ${name} is not a known system priority class`);
+    if (known.value !== pc.value || pc.globalDefault) throw bad('metadata.name', `priority class names with 'system-' prefix are reserved for system use only. error: value of ${name} PriorityClass must be ${known.value}`);
+  } else if (typeof pc.value === 'number' && pc.value > 1_000_000_000) {
+    throw bad('value', 'maximum allowed value of a user defined priority is 1000000000');
+  }
+  if (pc.globalDefault) {
+    const other = (await listAll(storage, PCS)).find((c) => c.globalDefault && c.metadata.name !== name);
+    if (other) throw new ApiError(403, 'Forbidden', `priorityclasses.scheduling.k8s.io "${name}" is forbidden: PriorityClass ${other.metadata.name} is marked as default. Only one default can exist`, { name, group: 'scheduling.k8s.io', kind: 'priorityclasses' });
+  }
+}
+
+/** A new LimitRange's Container items get Kubernetes' API defaults stored (default, defaultRequest). */
+export function defaultLimitRange(lr: any): void {
+  for (const item of lr.spec?.limits ?? []) {
+    if (item?.type !== 'Container') continue;
+    const d = itemDefaults(item);
+    if (Object.keys(d.default).length) item.default = d.default;
+    if (Object.keys(d.defaultRequest).length) item.defaultRequest = d.defaultRequest;
+  }
+}
