@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quickstart command 1: install what is missing, build, and run Skiff's main job as it stands:
 # build the busybox image from busybox-static, push it to a local registry, pull it back into
-# a second data root, and save it as an archive that skopeo reads.
+# a second data root, save it as an archive that skopeo reads, run a container; then bring up
+# a single-node cluster (`skiff up`, left running) and apply an example Deployment that
+# `skiff kubectl get pods` shows running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -44,4 +46,33 @@ skiff ps
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$webport/" && break; sleep 0.1; done
 skiff exec demo-web sh -c 'echo "inside: $(hostname) $(ip -4 -o addr show eth0 | awk "{print \$4}")"'
 skiff rm -f demo-web >/dev/null
-echo "== done"
+
+echo "== a single-node cluster: skiff up (API server, scheduler, controllers, node agent)"
+if ! skiff kubectl get --raw /readyz >/dev/null 2>&1; then
+  nohup node dist/src/cmd/skiff.js up > "$SKIFF_ROOT/skiff-up.log" 2>&1 &
+  for _ in $(seq 100); do grep -q 'kubeconfig:' "$SKIFF_ROOT/skiff-up.log" 2>/dev/null && break; sleep 0.2; done
+fi
+export HOME=${HOME:-/root}
+skiff kubectl wait --for=condition=Ready node --all --timeout=60s
+skiff kubectl apply -f - <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: hello }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: hello } }
+  template:
+    metadata: { labels: { app: hello } }
+    spec:
+      containers:
+      - name: web
+        image: busybox:latest
+        imagePullPolicy: Never
+        command: [sh, -c, 'echo "hello from $(hostname)"; exec httpd -f -p 8080 -h /var/www']
+YAML
+skiff kubectl rollout status deployment/hello --timeout=120s
+skiff kubectl get pods -o wide
+pod=$(skiff kubectl get pods -l app=hello -o jsonpath='{.items[0].metadata.name}')
+skiff kubectl logs "$pod"
+skiff kubectl exec "$pod" -- hostname
+echo "== done: the cluster keeps running (skiff kubectl get pods); stop it with: node dist/src/cmd/skiff.js down"
