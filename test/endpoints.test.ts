@@ -60,3 +60,12 @@ test('deleting the Service removes its slices and Endpoints', async () => {
   await until('slices gone', async () => (await cp.client.list(R.endpointslices, 'default', { labelSelector: 'kubernetes.io/service-name=web' })).items.length === 0);
   await until('Endpoints gone', async () => cp.client.get(R.endpoints, 'default', 'web').then(() => false, (e) => e.code === 404));
 });
+
+test('the kubernetes Service points at the API server', async () => {
+  const out = (await cluster.kubectl('1.33', ['get', 'service', 'kubernetes'])).stdout;
+  assert.match(out, /kubernetes\s+ClusterIP\s+10\.96\.0\.1\s+<none>\s+443\/TCP/);
+  const ep = (await cluster.kubectl('1.33', ['get', 'endpoints', 'kubernetes'])).stdout;
+  assert.match(ep, new RegExp(`kubernetes\\s+127\\.0\\.0\\.1:${cp.api.port}`));
+  const slices = await cp.client.list(R.endpointslices, 'default', { labelSelector: 'kubernetes.io/service-name=kubernetes' });
+  assert.deepEqual(slices.items.map((s) => s.endpoints[0].addresses[0]), ['127.0.0.1'], 'one slice, not deleted by the slice controller');
+});

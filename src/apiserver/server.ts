@@ -25,6 +25,7 @@ import { ApiError, badRequest, toApiError } from './status.js';
 import { openStore } from './store.js';
 import { NodeProxy, STREAM_SUBRESOURCES } from './nodeproxy.js';
 import { bootstrapPriorityClasses } from './admission/pods.js';
+import { reconcileKubernetesService } from './kubernetes-service.js';
 import { evictPod } from './admission/eviction.js';
 
 /** How to run the server. */
@@ -241,6 +242,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   address = `${host}:${port}`;
   const url = `https://${address}`;
   const creds = await ensureCredentials(o.root, url); // rewrites the kubeconfig with the real port
+  // A wildcard listen has no single address to publish: the loopback one stands for it.
+  await reconcileKubernetesService(storage, listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen, port);
 
   const compactor = opened.serverCompacts ? startCompactor(backend) : undefined;
   return {
