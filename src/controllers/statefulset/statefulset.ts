@@ -1,30 +1,29 @@
 /**
- * The StatefulSet controller: pods with stable names `<sts>-<ordinal>` (from
- * spec.ordinals.start), their own PersistentVolumeClaims from volumeClaimTemplates, created in
- * order and each waiting for the previous to be Running and Ready (OrderedReady; Parallel
- * does not wait), removed in reverse order; rolling updates from the highest ordinal down to
- * the partition, one pod at a time; OnDelete leaves replacement to the user. Templates are
- * recorded as ControllerRevisions, which `kubectl rollout history|undo sts` use.
+ * The StatefulSet controller, as kube-controller-manager's: pods with stable names and claims,
+ * created in order and removed in reverse (OrderedReady) or all at once (Parallel), rolled to
+ * a new template from the highest ordinal down to the partition, one pod at a time (OnDelete
+ * leaves that to the user); templates recorded as ControllerRevisions, which
+ * `kubectl rollout history|undo sts` read. The decisions are in plan.ts; this module reads the
+ * caches, applies the plan through the API and writes the status.
  */
 import type { KObject } from '../../client/client.js';
 import { ApiStatusError } from '../../client/client.js';
 import { R } from '../../client/resources.js';
 import { selectorObjectMatcher } from '../../core/labels.js';
 import { LoopController, type ControllerContext, type SyncResult } from '../runtime/controller.js';
-import { splitKey, type Informer } from '../runtime/informer.js';
-import { controllerRef, ownerRefTo } from '../runtime/owners.js';
+import { keyOf, splitKey, type Informer } from '../runtime/informer.js';
+import { controllerRef } from '../runtime/owners.js';
 import { claim } from '../runtime/claim.js';
-import { canonicalJson, isPodAvailable, isPodReady, podFromTemplate } from '../pods.js';
-import { REVISION_HASH, syncRevision, templateOf, truncateHistory } from '../history.js';
+import { canonicalJson, isPodReady } from '../pods.js';
+import { REVISION_HASH, syncRevisions, templateOf, truncateHistory } from '../history.js';
+import { claimsFor, newPod, ordinalOf, podName, POD_INDEX_LABEL, POD_NAME_LABEL } from './identity.js';
+import { planStatefulSet, statefulSetStatus, type StsAction } from './plan.js';
+import { claimIsStale, claimOwnersUpToDate, desiredClaimOwners } from './claims.js';
 
-/** The ordinal of a pod named `<sts>-<n>`, or -1. */
-export function ordinalOf(sts: string, pod: string): number {
-  const m = new RegExp(`^${sts.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`).exec(pod);
-  return m ? Number(m[1]) : -1;
-}
+export { ordinalOf } from './identity.js';
 
-const running = (p: KObject) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp;
-const healthy = (p: KObject) => running(p) && isPodReady(p);
+const notFound = (err: unknown) => err instanceof ApiStatusError && err.code === 404;
+const exists = (err: unknown) => err instanceof ApiStatusError && err.code === 409;
 
 /** Keeps StatefulSets' pods and claims. */
 export class StatefulSetController extends LoopController {
@@ -34,7 +33,7 @@ export class StatefulSetController extends LoopController {
   private readonly revisions: Informer;
 
   constructor(ctx: ControllerContext) {
-    super('statefulset', ctx, 2);
+    super('statefulset', ctx, 4);
     this.sets = ctx.informers.for(R.statefulsets);
     this.pods = ctx.informers.for(R.pods);
     this.claims = ctx.informers.for(R.persistentvolumeclaims);
@@ -42,146 +41,155 @@ export class StatefulSetController extends LoopController {
     this.sets.addIndex('uid', (s) => [s.metadata.uid]);
     this.revisions.addIndex('owner', (r) => { const o = controllerRef(r); return o ? [o.uid] : []; });
     this.sets.on({ add: (s) => this.loop.enqueue(s), update: (_o, s) => this.loop.enqueue(s) });
-    const onPod = (p: KObject) => {
-      const r = controllerRef(p);
-      const s = r?.kind === 'StatefulSet' ? this.sets.byIndex('uid', r.uid)[0] : undefined;
+    this.pods.on({
+      add: (p) => this.onPod(p),
+      update: (o, p) => { this.onPod(p); if (canonicalJson(o.metadata.labels) !== canonicalJson(p.metadata.labels)) this.onPod(o); },
+      delete: (p) => this.onPod(p),
+    });
+  }
+
+  /** Queues the set controlling a pod, or (for an orphan) every set of its namespace that would adopt it. */
+  private onPod(p: KObject): void {
+    const ref = controllerRef(p);
+    if (ref) {
+      if (ref.kind !== 'StatefulSet') return;
+      const s = this.sets.byIndex('uid', ref.uid)[0];
       if (s) this.loop.enqueue(s);
-    };
-    this.pods.on({ add: onPod, update: (_o, p) => onPod(p), delete: onPod });
+      return;
+    }
+    for (const s of this.sets.listNamespace(p.metadata.namespace!)) {
+      if (ordinalOf(s.metadata.name!, p.metadata.name!) >= 0 && selectorObjectMatcher(s.spec?.selector)(p.metadata.labels ?? {})) this.loop.enqueue(s);
+    }
   }
 
   protected async sync(key: string): Promise<SyncResult> {
-    const sts = this.sets.get(key);
-    if (!sts || sts.metadata.deletionTimestamp) return;
-    const { namespace } = splitKey(key);
-    const name = sts.metadata.name!;
-    const match = selectorObjectMatcher(sts.spec?.selector);
-    const history = this.revisions.byIndex('owner', sts.metadata.uid);
-    const { update, history: hist } = await syncRevision(this.ctx.client, sts, 'StatefulSet', history);
-    const current = hist.find((r) => r.metadata.name === sts.status?.currentRevision) ?? update;
-    const pods = (await claim(this.ctx.client, R.pods, sts, 'apps/v1', 'StatefulSet', this.pods.listNamespace(namespace!), (p) => match(p.metadata.labels ?? {}) && ordinalOf(name, p.metadata.name!) >= 0));
-    const start = sts.spec?.ordinals?.start ?? 0;
-    const replicas = sts.spec?.replicas ?? 1;
-    const ordered = (sts.spec?.podManagementPolicy ?? 'OrderedReady') === 'OrderedReady';
-    const byOrdinal = new Map(pods.map((p) => [ordinalOf(name, p.metadata.name!), p]));
-    const strategy = sts.spec?.updateStrategy?.type ?? 'RollingUpdate';
-    const partition = strategy === 'RollingUpdate' ? (sts.spec?.updateStrategy?.rollingUpdate?.partition ?? 0) : 0;
-    const revisionFor = (ord: number) => (strategy === 'RollingUpdate' && ord < start + partition ? current : update);
-    const done = () => this.writeStatus(sts, pods, current.metadata.name!, update.metadata.name!, hist);
-
-    // Create or repair pods in ordinal order.
-    for (let ord = start; ord < start + replicas; ord++) {
-      const p = byOrdinal.get(ord);
-      if (!p) {
-        await this.createPod(sts, ord, revisionFor(ord));
-        if (ordered) return done();
-        continue;
-      }
-      if (p.status?.phase === 'Failed' || p.status?.phase === 'Succeeded') {
-        // A finished pod of a StatefulSet is replaced under the same name.
-        if (!p.metadata.deletionTimestamp) await this.deletePod(sts, p);
-        if (ordered) return done();
-        continue;
-      }
-      if (ordered && !healthy(p)) return done();
+    const set = this.sets.get(key);
+    // A set being deleted is left to the garbage collector (its pods are its dependents).
+    if (!set || set.metadata.deletionTimestamp) return;
+    const ns = splitKey(key).namespace!;
+    const name = set.metadata.name!;
+    const match = selectorObjectMatcher(set.spec?.selector);
+    const pods = await claim(this.ctx.client, R.pods, set, 'apps/v1', 'StatefulSet', this.pods.listNamespace(ns),
+      (p) => match(p.metadata.labels ?? {}) && ordinalOf(name, p.metadata.name!) >= 0);
+    const revs = await syncRevisions(this.ctx.client, set, 'StatefulSet', this.revisions.byIndex('owner', set.metadata.uid));
+    const now = this.ctx.clock.now();
+    const plan = planStatefulSet({
+      set, pods, updateRevision: revs.update.metadata.name!, currentReplicas: set.status?.currentReplicas ?? 0, now,
+      claimsNeedWork: (p) => this.claimsNeedWork(set, p),
+      claimStale: (ord) => claimsFor(set, ord).some((c) => claimIsStale(this.claims.get(keyOf(c)), podName(set, ord))),
+    });
+    this.ctx.log.debug({ controller: 'statefulset', key, actions: plan.actions.length, waitingFor: plan.waitingFor }, 'sync');
+    let failure: unknown;
+    // Parallel plans may hold many creations: run them together, the rest in order.
+    const creates = plan.actions.filter((a) => a.op === 'create');
+    const results = await Promise.allSettled(creates.map((a) => this.apply(set, a, revs.current, revs.update)));
+    for (const r of results) if (r.status === 'rejected') failure ??= r.reason;
+    for (const a of plan.actions) {
+      if (a.op === 'create') continue;
+      try { await this.apply(set, a, revs.current, revs.update); } catch (err) { failure ??= err; }
     }
-    // Scale down, highest ordinal first, one at a time when ordered.
-    const condemned = pods.filter((p) => { const o = ordinalOf(name, p.metadata.name!); return o < start || o >= start + replicas; })
-      .sort((a, b) => ordinalOf(name, b.metadata.name!) - ordinalOf(name, a.metadata.name!));
-    for (const p of condemned) {
-      if (p.metadata.deletionTimestamp) { if (ordered) return done(); continue; }
-      if (ordered && pods.some((q) => q !== p && !condemned.includes(q) && !healthy(q))) return done();
-      await this.deletePod(sts, p);
-      if (sts.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled === 'Delete') await this.deleteClaims(sts, ordinalOf(name, p.metadata.name!));
-      if (ordered) return done();
+    const status = statefulSetStatus(set, pods, revs.current.metadata.name!, revs.update.metadata.name!, revs.collisionCount, now);
+    if (canonicalJson(set.status ?? {}) !== canonicalJson({ ...set.status, ...status })) {
+      await this.ctx.client.update(R.statefulsets, ns, { ...set, status: { ...set.status, ...status } }, 'status');
     }
-    // Rolling update: from the top ordinal down to the partition, one unhealthy pod at a time.
-    if (strategy === 'RollingUpdate') {
-      if (pods.some((p) => !condemned.includes(p) && (!healthy(p)))) return done();
-      for (let ord = start + replicas - 1; ord >= start + partition; ord--) {
-        const p = byOrdinal.get(ord);
-        if (p && p.metadata.labels?.[REVISION_HASH] !== update.metadata.name) {
-          await this.deletePod(sts, p);
-          break;
-        }
-      }
-    }
-    return done();
+    const live = new Set([status.currentRevision, status.updateRevision, ...pods.map((p) => p.metadata.labels?.[REVISION_HASH]).filter(Boolean)]);
+    await truncateHistory(this.ctx.client, revs.history, live, set.spec?.revisionHistoryLimit ?? 10);
+    if (failure) throw failure;
+    return this.availabilityRecheck(set, pods, now);
   }
 
-  private async createPod(sts: KObject, ord: number, rev: KObject): Promise<void> {
-    const name = `${sts.metadata.name}-${ord}`;
-    const ns = sts.metadata.namespace!;
-    const template = templateOf(rev);
-    const volumes = [...(template.spec?.volumes ?? [])];
-    for (const t of sts.spec?.volumeClaimTemplates ?? []) {
-      const claimName = `${t.metadata.name}-${sts.metadata.name}-${ord}`;
-      if (!this.claims.get(`${ns}/${claimName}`)) {
-        const retainOnDelete = sts.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted !== 'Delete';
-        const pvc = {
-          apiVersion: 'v1', kind: 'PersistentVolumeClaim',
-          metadata: {
-            name: claimName, namespace: ns, labels: { ...(t.metadata?.labels ?? {}), ...(sts.spec.selector?.matchLabels ?? {}) },
-            ...(retainOnDelete ? {} : { ownerReferences: [{ ...ownerRefTo(sts, 'apps/v1', 'StatefulSet'), controller: false }] }),
-          },
-          spec: structuredClone(t.spec ?? {}),
-        };
-        try {
-          await this.ctx.client.create(R.persistentvolumeclaims, ns, pvc);
-          this.ctx.recorder.event(sts, 'Normal', 'SuccessfulCreate', `create Claim ${claimName} Pod ${name} in StatefulSet ${sts.metadata.name} success`);
-        } catch (err) {
-          if (!(err instanceof ApiStatusError && err.code === 409)) throw err;
-        }
-      }
-      if (!volumes.some((v: any) => v.name === t.metadata.name)) volumes.push({ name: t.metadata.name, persistentVolumeClaim: { claimName } });
+  /** With minReadySeconds, a ready pod becomes available later with no event to say so: look again then. */
+  private availabilityRecheck(set: KObject, pods: KObject[], now: number): SyncResult {
+    const minReady = set.spec?.minReadySeconds ?? 0;
+    if (!minReady) return;
+    let soonest = Infinity;
+    for (const p of pods) {
+      if (!isPodReady(p)) continue;
+      const since = Date.parse((p.status?.conditions ?? []).find((c: any) => c.type === 'Ready')?.lastTransitionTime ?? '');
+      const at = (Number.isFinite(since) ? since : now) + minReady * 1000;
+      if (at > now) soonest = Math.min(soonest, at - now);
     }
-    const pod = podFromTemplate(template, ns, ownerRefTo(sts, 'apps/v1', 'StatefulSet'), { name }, {
-      [REVISION_HASH]: rev.metadata.name!, 'statefulset.kubernetes.io/pod-name': name, 'apps.kubernetes.io/pod-index': String(ord),
+    return Number.isFinite(soonest) ? { requeueAfterMs: soonest + 100 } : undefined;
+  }
+
+  private async apply(set: KObject, a: StsAction, current: KObject, update: KObject): Promise<void> {
+    switch (a.op) {
+      case 'create': return this.createPod(set, a.ordinal, a.revision === 'current' ? current : update);
+      case 'delete': return this.deletePod(set, a.pod, a.why);
+      case 'relabel': return this.relabel(set, a.pod);
+      case 'claims': return this.fixClaims(set, a.pod);
+    }
+  }
+
+  private claimsNeedWork(set: KObject, pod: KObject): boolean {
+    const ord = ordinalOf(set.metadata.name!, pod.metadata.name!);
+    return claimsFor(set, ord).some((want) => {
+      const have = this.claims.get(keyOf(want));
+      if (!have) return pod.status?.phase === 'Pending';
+      return !have.metadata.deletionTimestamp && !claimOwnersUpToDate(have, set, pod);
     });
-    pod.spec.hostname = name;
-    if (sts.spec?.serviceName) pod.spec.subdomain = sts.spec.serviceName;
-    if (volumes.length) pod.spec.volumes = volumes;
+  }
+
+  /** Creates the pod's missing claims and gives existing ones the owners the policy asks for. */
+  private async fixClaims(set: KObject, pod: KObject, createOnly = false): Promise<void> {
+    const ord = ordinalOf(set.metadata.name!, pod.metadata.name!);
+    for (const want of claimsFor(set, ord)) {
+      const have = this.claims.get(keyOf(want));
+      if (have?.metadata.deletionTimestamp) throw new Error(`pvc ${have.metadata.name} is being deleted`);
+      if (!have) {
+        want.metadata.ownerReferences = desiredClaimOwners(want, set, pod);
+        if (!want.metadata.ownerReferences.length) delete want.metadata.ownerReferences;
+        try {
+          await this.ctx.client.create(R.persistentvolumeclaims, set.metadata.namespace, want);
+          this.ctx.recorder.event(set, 'Normal', 'SuccessfulCreate', `create Claim ${want.metadata.name} Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} success`);
+        } catch (err) {
+          if (exists(err)) continue; // created meanwhile; the cache has not seen it yet
+          this.ctx.recorder.event(set, 'Warning', 'FailedCreate', `create Claim ${want.metadata.name} for Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name} failed error: ${(err as Error).message}`);
+          throw err;
+        }
+      } else if (!createOnly && !claimOwnersUpToDate(have, set, pod)) {
+        await this.ctx.client.update(R.persistentvolumeclaims, set.metadata.namespace, { ...have, metadata: { ...have.metadata, ownerReferences: desiredClaimOwners(have, set, pod) } });
+      }
+    }
+  }
+
+  private async createPod(set: KObject, ord: number, rev: KObject): Promise<void> {
+    const pod = newPod(set, templateOf(rev), ord, rev.metadata.name!);
+    const what = `Pod ${pod.metadata.name} in StatefulSet ${set.metadata.name}`;
     try {
-      await this.ctx.client.create(R.pods, ns, pod);
-      this.ctx.recorder.event(sts, 'Normal', 'SuccessfulCreate', `create Pod ${name} in StatefulSet ${sts.metadata.name} successful`);
+      // The claims first, so the pod never starts without its storage.
+      await this.fixClaims(set, pod, true);
+      await this.ctx.client.create(R.pods, set.metadata.namespace, pod);
     } catch (err) {
-      if (err instanceof ApiStatusError && err.code === 409) return; // the cache had not seen it yet
-      this.ctx.recorder.event(sts, 'Warning', 'FailedCreate', `create Pod ${name} in StatefulSet ${sts.metadata.name} failed error: ${(err as Error).message}`);
+      if (exists(err)) return; // the cache had not seen it yet
+      this.ctx.recorder.event(set, 'Warning', 'FailedCreate', `create ${what} failed error: ${(err as Error).message}`);
       throw err;
     }
+    this.ctx.recorder.event(set, 'Normal', 'SuccessfulCreate', `create ${what} successful`);
   }
 
-  private async deletePod(sts: KObject, p: KObject): Promise<void> {
-    await this.ctx.client.delete(R.pods, p.metadata.namespace, p.metadata.name!, { preconditions: { uid: p.metadata.uid } }).catch((err) => { if (err?.code !== 404) throw err; });
-    this.ctx.recorder.event(sts, 'Normal', 'SuccessfulDelete', `delete Pod ${p.metadata.name} in StatefulSet ${sts.metadata.name} successful`);
-  }
-
-  private async deleteClaims(sts: KObject, ord: number): Promise<void> {
-    for (const t of sts.spec?.volumeClaimTemplates ?? []) {
-      await this.ctx.client.delete(R.persistentvolumeclaims, sts.metadata.namespace, `${t.metadata.name}-${sts.metadata.name}-${ord}`).catch(() => {});
+  private async deletePod(set: KObject, p: KObject, why: string): Promise<void> {
+    if (why === 'finished') {
+      const failed = p.status?.phase === 'Failed';
+      this.ctx.recorder.event(set, failed ? 'Warning' : 'Normal', failed ? 'RecreatingFailedPod' : 'RecreatingTerminatedPod',
+        `StatefulSet ${set.metadata.namespace}/${set.metadata.name} is recreating ${failed ? 'failed' : 'terminated'} Pod ${p.metadata.name}`);
     }
+    const what = `Pod ${p.metadata.name} in StatefulSet ${set.metadata.name}`;
+    try {
+      await this.ctx.client.delete(R.pods, p.metadata.namespace, p.metadata.name!, { preconditions: { uid: p.metadata.uid } });
+    } catch (err) {
+      if (notFound(err)) return;
+      this.ctx.recorder.event(set, 'Warning', 'FailedDelete', `delete ${what} failed error: ${(err as Error).message}`);
+      throw err;
+    }
+    this.ctx.recorder.event(set, 'Normal', 'SuccessfulDelete', `delete ${what} successful`);
   }
 
-  private async writeStatus(sts: KObject, pods: KObject[], currentRev: string, updateRev: string, hist: KObject[]): Promise<SyncResult> {
-    const now = this.ctx.clock.now();
-    const live = pods.filter((p) => !p.metadata.deletionTimestamp || running(p));
-    const replicas = sts.spec?.replicas ?? 1;
-    const updated = live.filter((p) => p.metadata.labels?.[REVISION_HASH] === updateRev).length;
-    const ready = live.filter((p) => running(p) && isPodReady(p)).length;
-    // Once every replica runs the update revision, it becomes the current one.
-    const finished = updated === replicas && live.length === replicas && ready === replicas;
-    const cur = finished ? updateRev : currentRev;
-    const status: any = {
-      observedGeneration: sts.metadata.generation, replicas: live.length,
-      readyReplicas: ready,
-      availableReplicas: live.filter((p) => running(p) && isPodAvailable(p, sts.spec?.minReadySeconds ?? 0, now)).length,
-      currentReplicas: live.filter((p) => p.metadata.labels?.[REVISION_HASH] === cur).length,
-      updatedReplicas: updated, currentRevision: cur, updateRevision: updateRev,
-      collisionCount: sts.status?.collisionCount ?? 0,
-    };
-    if (canonicalJson(sts.status ?? {}) !== canonicalJson(status)) await this.ctx.client.update(R.statefulsets, sts.metadata.namespace, { ...sts, status }, 'status');
-    const inUse = new Set([cur, updateRev, ...pods.map((p) => p.metadata.labels?.[REVISION_HASH]).filter(Boolean)]);
-    await truncateHistory(this.ctx.client, hist, inUse, sts.spec?.revisionHistoryLimit ?? 10);
-    return sts.spec?.minReadySeconds && status.readyReplicas !== status.availableReplicas ? { requeueAfterMs: 1000 } : undefined;
+  /** Puts back the identity labels a user removed (UpdateStatefulPod). */
+  private async relabel(set: KObject, p: KObject): Promise<void> {
+    const ord = ordinalOf(set.metadata.name!, p.metadata.name!);
+    await this.ctx.client.patch(R.pods, p.metadata.namespace, p.metadata.name!,
+      { metadata: { labels: { [POD_NAME_LABEL]: p.metadata.name, [POD_INDEX_LABEL]: String(ord) } } }, 'merge');
+    this.ctx.recorder.event(set, 'Normal', 'SuccessfulUpdate', `update Pod ${p.metadata.name} in StatefulSet ${set.metadata.name} successful`);
   }
 }
