@@ -63,6 +63,13 @@ test('skiff up runs a node that runs pods; SIGTERM keeps containers for the next
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'SHOUT\n');
 
+  // Cluster DNS: the pod's resolv.conf points at kube-dns, which the proxy sends to the node's server.
+  r = await kubectl('exec', 'sleeper', '--', 'cat', '/etc/resolv.conf');
+  assert.match(r.stdout, /nameserver 10\.96\.0\.10/);
+  assert.match(r.stdout, /search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/);
+  r = await kubectl('exec', 'sleeper', '--', 'nslookup', 'kubernetes.default.svc.cluster.local');
+  assert.match(r.stdout, /Address:\s+10\.96\.0\.1\b/, r.stdout + r.stderr);
+
   // SIGTERM: a clean stop; the container keeps running.
   proc.kill('SIGTERM');
   assert.equal(await new Promise((res) => proc!.once('exit', res)), 0);

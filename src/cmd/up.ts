@@ -16,6 +16,30 @@ import { processAlive } from '../lib/process.js';
 
 const pidFile = (root: string) => path.join(root, 'skiff-up.pid');
 
+/** The cluster IP of kube-system/kube-dns, as kubeadm and k3s choose it. */
+export const DNS_SERVICE_IP = '10.96.0.10';
+
+/** The kube-dns Service (no selector) and its EndpointSlice pointing at this node's DNS server. */
+async function publishDns(client: import('../client/client.js').ApiClient, ip: string, port: number): Promise<void> {
+  const { R } = await import('../client/resources.js');
+  const ports = [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: port }, { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: port }];
+  const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' } }, spec: { clusterIP: DNS_SERVICE_IP, ports } };
+  // Read first: a create of an existing Service fails on its cluster IP (422) before its name (409).
+  const curSvc = await client.get<any>(R.services, 'kube-system', 'kube-dns').catch((err) => { if (err?.code === 404) return undefined; throw err; });
+  if (!curSvc) await client.create(R.services, 'kube-system', svc);
+  else if (JSON.stringify(curSvc.spec?.ports?.map((p: any) => p.targetPort)) !== JSON.stringify(ports.map((p) => p.targetPort))) {
+    await client.update(R.services, 'kube-system', { ...curSvc, spec: { ...curSvc.spec, ports } });
+  }
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'kube-dns-node', namespace: 'kube-system', labels: { 'kubernetes.io/service-name': 'kube-dns' } },
+    addressType: 'IPv4', endpoints: [{ addresses: [ip], conditions: { ready: true } }],
+    ports: [{ name: 'dns', port, protocol: 'UDP' }, { name: 'dns-tcp', port, protocol: 'TCP' }],
+  };
+  const cur = await client.get<any>(R.endpointslices, 'kube-system', 'kube-dns-node').catch((err) => { if (err?.code === 404) return undefined; throw err; });
+  if (!cur) await client.create(R.endpointslices, 'kube-system', slice);
+  else await client.update(R.endpointslices, 'kube-system', { ...cur, endpoints: slice.endpoints, ports: slice.ports });
+}
+
 async function runningPid(root: string): Promise<number | undefined> {
   const pid = Number((await fs.readFile(pidFile(root), 'utf8').catch(() => '')).trim());
   return pid > 0 && processAlive(pid) ? pid : undefined;
@@ -45,30 +69,47 @@ export function register(program: Command): void {
       const { MemoryRecorder } = await import('../controllers/runtime/events.js');
       const { realClock } = await import('../controllers/runtime/clock.js');
       const { DEFAULT_POD_CIDR } = await import('../engine/network/config.js');
+      const { internalIP } = await import('../agent/machine.js');
+      const { ClusterDns } = await import('../dns/server.js');
       const { default: pino } = await import('pino');
       const log = pino({ level: process.env.SKIFF_LOG_LEVEL ?? 'info', base: undefined }, pino.destination(2));
       const disable = opts.disable.split(',').map((x) => x.trim()).filter(Boolean);
-      const cp = await startControlPlane({ root, listen: opts.listen, port, disable, log });
-      const informers = new InformerFactory(cp.client);
-      const proxy = new ServiceProxy({ client: cp.client, informers, clock: realClock, recorder: new MemoryRecorder(), log }, { podCidr: process.env.SKIFF_POD_CIDR ?? DEFAULT_POD_CIDR });
-      informers.start();
-      proxy.run();
-      const agent = new NodeAgent({ client: cp.client, nodeName: opts.nodeName, root, log: (m) => log.info(m) });
-      await agent.start();
-      await writeFileAtomic(pidFile(root), `${process.pid}\n`);
-      process.stdout.write(`skiff: cluster up: API server ${cp.api.url}, node ${opts.nodeName}\nskiff: kubeconfig: ${cp.api.kubeconfig}\nskiff: try: skiff --root ${root} kubectl get nodes\n`);
+      // Each part started registers how to stop it; a failure part-way stops what did start
+      // (its servers would otherwise keep this process alive).
+      const stops: (() => unknown)[] = [];
+      const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve().then(f).catch(() => {}); };
+      try {
+        const cp = await startControlPlane({ root, listen: opts.listen, port, disable, log });
+        stops.push(() => cp.stop());
+        const informers = new InformerFactory(cp.client);
+        stops.push(() => informers.stop());
+        const proxy = new ServiceProxy({ client: cp.client, informers, clock: realClock, recorder: new MemoryRecorder(), log }, { podCidr: process.env.SKIFF_POD_CIDR ?? DEFAULT_POD_CIDR });
+        informers.start();
+        proxy.run();
+        stops.push(() => proxy.stop());
+        // Cluster DNS on this node's address, published as kube-system/kube-dns (10.96.0.10)
+        // through the service proxy, and the nameserver of every ClusterFirst pod.
+        const nodeIP = internalIP();
+        const dns = new ClusterDns({ informers, host: nodeIP, port: Number(process.env.SKIFF_DNS_PORT ?? 53) });
+        await dns.start();
+        stops.push(() => dns.stop());
+        await publishDns(cp.client, nodeIP, dns.port);
+        const agent = new NodeAgent({ client: cp.client, nodeName: opts.nodeName, root, nodeIP, clusterDNS: [DNS_SERVICE_IP], log: (m) => log.info(m) });
+        await agent.start();
+        // Containers keep running when the agent stops: the next skiff up adopts them.
+        stops.push(() => agent.stop());
+        await writeFileAtomic(pidFile(root), `${process.pid}\n`);
+        stops.push(() => fs.rm(pidFile(root), { force: true }));
+        process.stdout.write(`skiff: cluster up: API server ${cp.api.url}, node ${opts.nodeName}\nskiff: kubeconfig: ${cp.api.kubeconfig}\nskiff: try: skiff --root ${root} kubectl get nodes\n`);
+      } catch (err) {
+        await stopAll();
+        throw err;
+      }
       await new Promise<void>((done) => {
         const stop = () => {
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
-          // Containers keep running: the next skiff up adopts them.
-          void (async () => {
-            await agent.stop().catch(() => {});
-            proxy.stop();
-            informers.stop();
-            await cp.stop().catch(() => {});
-            await fs.rm(pidFile(root), { force: true });
-          })().then(done, done);
+          void stopAll().then(done, done);
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
