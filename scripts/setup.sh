@@ -6,10 +6,11 @@ cd "$(dirname "$0")/.."
 
 # Runtime: runc/crun + conmon, CNI plugins, iptables, iproute2, overlay helpers.
 # Test peers and fixtures: busybox-static (images), skopeo/umoci/podman (interop and
-# benchmarks), docker-registry (a real registry on loopback), etcd-server, hyperfine, wrk,
+# benchmarks; catatonit is podman's pause for `kube play`), docker-registry (a real registry
+# on loopback), etcd-server, hyperfine, wrk,
 # tmux (a real terminal for -it tests), curl.
 PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 attr kmod
-      busybox-static skopeo umoci podman docker-registry etcd-server
+      busybox-static skopeo umoci podman catatonit docker-registry etcd-server
       hyperfine wrk tmux curl ca-certificates procps psmisc zstd openssl)
 
 missing=()

@@ -30,7 +30,28 @@ export function podHostname(pod: { metadata: { name?: string }; spec?: { hostnam
 
 /** The engine as the node agent uses it. */
 export class PodRuntime {
+  /**
+   * The container and sandbox IDs of each pod (by uid): a pod's sync reads only its own
+   * records instead of every record on the node (with 30 pods starting at once, full relists
+   * per sync were most of the agent's file reads). Relists only add to it; IDs leave when this
+   * runtime removes them or their record is found gone, so a relist racing a create can never
+   * hide the new container from its pod.
+   */
+  private readonly index = new Map<string, { containers: Set<string>; sandboxes: Set<string> }>();
+
   constructor(readonly engine: ContainerEngine, readonly sandboxes: SandboxManager, readonly node: string) {}
+
+  private entry(uid: string) {
+    let e = this.index.get(uid);
+    if (!e) this.index.set(uid, (e = { containers: new Set(), sandboxes: new Set() }));
+    return e;
+  }
+
+  private forget(kind: 'containers' | 'sandboxes', id: string): void {
+    for (const [uid, e] of this.index) {
+      if (e[kind].delete(id) && !e.containers.size && !e.sandboxes.size) this.index.delete(uid);
+    }
+  }
 
   /** Every container and sandbox of the agent's pods, by pod uid (exits seen are recorded first). */
   async relist(): Promise<Map<string, PodRuntimeState>> {
@@ -39,23 +60,38 @@ export class PodRuntime {
     const [recs, sbs] = await Promise.all([this.engine.list(true, true), this.sandboxes.list()]);
     for (const r of recs) {
       const pc = podContainerOf(r);
-      if (pc && r.options.labels?.[L.node] === this.node) get(r.options.labels![L.podUid]).containers.push(pc);
+      if (pc && r.options.labels?.[L.node] === this.node) {
+        get(r.options.labels![L.podUid]).containers.push(pc);
+        this.entry(r.options.labels![L.podUid]).containers.add(r.id);
+      }
     }
     for (const s of sbs) {
       const uid = s.labels?.[L.podUid];
-      if (uid && s.labels[L.node] === this.node) get(uid).sandboxes.push(s);
+      if (uid && s.labels[L.node] === this.node) {
+        get(uid).sandboxes.push(s);
+        this.entry(uid).sandboxes.add(s.id);
+      }
     }
     return out;
   }
 
-  /** What the engine holds for one pod. */
+  /** What the engine holds for one pod: only its own records are read. */
   async state(uid: string): Promise<PodRuntimeState> {
-    return (await this.relist()).get(uid) ?? { containers: [], sandboxes: [] };
+    const e = this.index.get(uid);
+    if (!e) return { containers: [], sandboxes: [] };
+    const [recs, sbs] = await Promise.all([this.engine.records([...e.containers], true, true), this.sandboxes.records([...e.sandboxes])]);
+    const found = new Set([...recs.map((r) => r.id), ...sbs.map((s) => s.id)]);
+    for (const id of e.containers) if (!found.has(id)) e.containers.delete(id);
+    for (const id of e.sandboxes) if (!found.has(id)) e.sandboxes.delete(id);
+    const containers = recs.map(podContainerOf).filter((c): c is PodContainer => !!c);
+    return { containers, sandboxes: sbs };
   }
 
   /** Creates a pod's sandbox: its hostname, the CNI network, the pod's labels. */
   async createSandbox(pod: PodRef & { hostname: string }, dns?: DnsOptions): Promise<SandboxRecord> {
-    return this.sandboxes.create({ name: sandboxName(pod), hostname: pod.hostname, labels: podLabels(pod, this.node), dns });
+    const rec = await this.sandboxes.create({ name: sandboxName(pod), hostname: pod.hostname, labels: podLabels(pod, this.node), dns });
+    this.entry(pod.uid).sandboxes.add(rec.id);
+    return rec;
   }
 
   /** Removes a sandbox (its containers must be gone). */
@@ -63,6 +99,7 @@ export class PodRuntime {
     await this.sandboxes.remove(id, { force: true }).catch((err) => {
       if (!/no such pod/.test((err as Error).message)) throw err;
     });
+    this.forget('sandboxes', id);
   }
 
   /** Stops a sandbox (network released, record kept: a finished pod's). */
@@ -72,7 +109,7 @@ export class PodRuntime {
 
   /** Creates and starts a container; a failed start removes what was made. */
   async run(o: ContainerOptions): Promise<ContainerRecord> {
-    const rec = await this.engine.create(o);
+    const rec = await this.create(o);
     try {
       return await this.engine.start(rec.id);
     } catch (err) {
@@ -82,8 +119,11 @@ export class PodRuntime {
   }
 
   /** Creates a container (not started). */
-  create(o: ContainerOptions): Promise<ContainerRecord> {
-    return this.engine.create(o);
+  async create(o: ContainerOptions): Promise<ContainerRecord> {
+    const rec = await this.engine.create(o);
+    const uid = o.labels?.[L.podUid];
+    if (uid) this.entry(uid).containers.add(rec.id);
+    return rec;
   }
 
   /** Starts a created container. */
@@ -101,6 +141,7 @@ export class PodRuntime {
     await this.engine.remove(id, { force: true }).catch((err) => {
       if (!/no such container/.test((err as Error).message)) throw err;
     });
+    this.forget('containers', id);
   }
 
   /** Recovers what a crash left half-done in the engine and the network. */

@@ -417,7 +417,15 @@ export class ContainerEngine {
    * recorded yet are finalized first (cheap: a stat of their exit file).
    */
   async list(all = true, refresh = true): Promise<ContainerRecord[]> {
-    const ids = await listIds(this.root);
+    return this.records(await listIds(this.root), all, refresh);
+  }
+
+  /**
+   * The records of these containers only (IDs with no record are skipped), as list() reads
+   * them: a caller that knows its containers' IDs (the node agent, per pod) need not read
+   * every record on the machine.
+   */
+  async records(ids: Iterable<string>, all = true, refresh = true): Promise<ContainerRecord[]> {
     const out: ContainerRecord[] = [];
     for (const id of ids) {
       let rec = await readRecord(this.paths(id));

@@ -250,7 +250,12 @@ export class SandboxManager {
       if (isENOENT(err)) return [];
       throw err;
     }
-    const recs = await Promise.all(ids.map((id) => this.load(id)));
+    return this.records(ids);
+  }
+
+  /** The records of these sandboxes only (IDs with no record are skipped), oldest first. */
+  async records(ids: Iterable<string>): Promise<SandboxRecord[]> {
+    const recs = await Promise.all([...ids].map((id) => this.load(id)));
     return recs.filter((r): r is SandboxRecord => !!r).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 

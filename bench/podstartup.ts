@@ -1,0 +1,164 @@
+/**
+ * Pod startup latency through `skiff up` (issue #7), as Kubernetes' SLI defines it: from the
+ * pod's creation to its Running status observed by a watch, the image already present.
+ *  1. `skiff up` (its own process) from spawn to the node's Ready condition seen through the API;
+ *     its resident memory once idle.
+ *  2. One pod at a time, N trials (p50, p99), each deleted before the next.
+ *  3. A 30-replica Deployment applied at once: time until every pod is Running; the up
+ *     process' resident memory with those 30 pods running.
+ *  4. The peer: `podman kube play` of the same 30-replica Deployment on the same machine (same
+ *     image, loaded from `skiff save`; private storage, runc, netavark), timed until it returns
+ *     (it returns once the containers are started).
+ * Reported beside the Kubernetes SLO (p99 ≤ 5 s) and the goals of issue #7.
+ *
+ *   npm run build && node dist/bench/podstartup.js [--trials 20] [--replicas 30] [--no-podman]
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ApiClient, type KObject } from '../src/client/client.js';
+import { R } from '../src/client/resources.js';
+import { ensureBusyboxImage, SKIFF } from '../test/helpers/images.js';
+
+const exec = promisify(execFile);
+const arg = (name: string, def: number) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : def; };
+const TRIALS = arg('--trials', 20);
+const REPLICAS = arg('--replicas', 30);
+const PODMAN = !process.argv.includes('--no-podman');
+const IMAGE = 'busybox:latest';
+
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
+const now = () => performance.now();
+
+/** Resident set size of a process, in MiB (VmRSS). */
+async function rssMiB(pid: number): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+const running = (p: KObject) => p.status?.phase === 'Running';
+
+/** When each pod was first seen created, bound to the node, and Running (ms, performance.now()). */
+interface Seen { added: Map<string, number>; bound: Map<string, number> }
+
+/** Resolves once `want` pods matching `selector` are Running, with the time each was first seen so. */
+async function watchUntil(client: ApiClient, selector: string, want: number, marks: Seen = { added: new Map(), bound: new Map() }): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  const list = await client.list(R.pods, 'default', { labelSelector: selector });
+  for (const p of list.items) if (running(p)) seen.set(p.metadata.name!, now());
+  if (seen.size >= want) return seen;
+  const w = client.watch(R.pods, 'default', { labelSelector: selector, resourceVersion: list.metadata.resourceVersion });
+  try {
+    for await (const ev of w) {
+      const p = ev.object;
+      if (!marks.added.has(p.metadata.name!)) marks.added.set(p.metadata.name!, now());
+      if (p.spec?.nodeName && !marks.bound.has(p.metadata.name!)) marks.bound.set(p.metadata.name!, now());
+      if ((ev.type === 'ADDED' || ev.type === 'MODIFIED') && running(p) && !seen.has(p.metadata.name!)) {
+        seen.set(p.metadata.name!, now());
+        if (seen.size >= want) break;
+      }
+    }
+  } finally { w.close(); }
+  return seen;
+}
+
+async function main(): Promise<void> {
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-bench-startup-'));
+  const root = path.join(work, 'skiff');
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: work, SKIFF_LOG_LEVEL: 'warn' };
+  delete env.NODE_EXTRA_CA_CERTS; // see docs/benchmarks.md
+  let proc: ChildProcess | undefined;
+  const rows: [string, string, string, string][] = [];
+  try {
+    await ensureBusyboxImage(root, IMAGE);
+
+    // 1. skiff up → node Ready.
+    const t0 = now();
+    proc = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    await new Promise<void>((ok, fail) => {
+      let out = '';
+      proc!.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
+      proc!.once('exit', (c) => fail(new Error(`skiff up exited ${c}`)));
+    });
+    const client = await ApiClient.fromKubeconfig(path.join(root, 'kubeconfig.yaml'));
+    for (;;) {
+      const node = await client.get(R.nodes, undefined, 'bench').catch(() => undefined);
+      if (node?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const ready = now() - t0;
+    await new Promise((r) => setTimeout(r, 10_000));
+    const idle = await rssMiB(proc.pid!);
+    rows.push(['skiff up → node Ready', `${(ready / 1000).toFixed(2)} s`, 'goal ≤ 3 s', (ready / 3000).toFixed(2)]);
+    rows.push(['skiff up resident memory, idle', `${idle.toFixed(0)} MiB`, 'goal ≤ 150 MB', ((idle * 1.048576) / 150).toFixed(2)]);
+
+    // 2. One pod at a time.
+    const single: number[] = [];
+    for (let i = -1; i < TRIALS; i++) {
+      const name = `single-${i + 1}`;
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { bench: name } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }] } };
+      // The watch is open before the create; creationTimestamp is second-granular, so the clock
+      // starts when the create is sent.
+      const waiting = watchUntil(client, `bench=${name}`, 1);
+      const sent = now();
+      await client.create(R.pods, 'default', pod);
+      const seen = await waiting;
+      if (i >= 0) single.push(seen.get(name)! - sent);
+      await client.delete(R.pods, 'default', name);
+      for (;;) {
+        if (!(await client.get(R.pods, 'default', name).catch(() => undefined))) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    rows.push([`one pod at a time, p50 (${TRIALS} trials)`, `${pct(single, 50).toFixed(0)} ms`, 'SLO p99 ≤ 5 s', (pct(single, 50) / 5000).toFixed(3)]);
+    rows.push([`one pod at a time, p99 (${TRIALS} trials)`, `${pct(single, 99).toFixed(0)} ms`, 'goal p99 ≤ 300 ms', (pct(single, 99) / 300).toFixed(2)]);
+
+    // 3. 30 replicas at once.
+    const deploy = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'many' }, spec: { replicas: REPLICAS, selector: { matchLabels: { app: 'many' } }, template: { metadata: { labels: { app: 'many' } }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sleep', '3600'] }] } } } };
+    const marks: Seen = { added: new Map(), bound: new Map() };
+    const waiting = watchUntil(client, 'app=many', REPLICAS, marks);
+    const t1 = now();
+    await client.create(R.deployments, 'default', deploy);
+    const seen = await waiting;
+    const all = Math.max(...seen.values()) - t1;
+    const busy = await rssMiB(proc.pid!);
+    const last = (m: Map<string, number>) => ((Math.max(...m.values()) - t1) / 1000).toFixed(2);
+    const each = [...seen].map(([n, t]) => t - (marks.added.get(n) ?? t1));
+    console.log(`${REPLICAS} replicas: last pod created at ${last(marks.added)} s, last bound at ${last(marks.bound)} s, last Running at ${last(seen)} s; per pod created → Running p50 ${pct(each, 50).toFixed(0)} ms, p99 ${pct(each, 99).toFixed(0)} ms`);
+    rows.push([`${REPLICAS}-replica Deployment → all Running`, `${(all / 1000).toFixed(2)} s`, 'goal ≤ 2 s', (all / 2000).toFixed(2)]);
+    rows.push([`skiff up resident memory, ${REPLICAS} pods running`, `${busy.toFixed(0)} MiB`, '-', '-']);
+    await client.delete(R.deployments, 'default', 'many');
+    client.close();
+
+    // 4. The peer.
+    if (PODMAN) {
+      const pr = path.join(work, 'podman');
+      const podman = (...a: string[]) => exec('podman', ['--root', `${pr}/root`, '--runroot', `${pr}/run`, '--runtime', 'runc', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', ...a], { env, maxBuffer: 16 << 20 });
+      await exec(process.execPath, [SKIFF, '--root', root, 'save', '-o', path.join(work, 'bb.tar'), IMAGE], { env });
+      await podman('load', '-q', '-i', path.join(work, 'bb.tar'));
+      const yaml = JSON.stringify({ ...deploy, spec: { ...deploy.spec, template: { ...deploy.spec.template, spec: { ...deploy.spec.template.spec, containers: [{ ...deploy.spec.template.spec.containers[0], image: `docker.io/library/${IMAGE}` }] } } } });
+      await fs.writeFile(path.join(work, 'many.yaml'), yaml);
+      try {
+        const t2 = now();
+        await podman('kube', 'play', '--network', 'bridge', path.join(work, 'many.yaml'));
+        const peer = now() - t2;
+        rows.push([`podman kube play, same ${REPLICAS}-replica Deployment`, `${(peer / 1000).toFixed(2)} s`, 'skiff / podman', (all / peer).toFixed(2)]);
+      } finally {
+        await podman('kube', 'down', path.join(work, 'many.yaml')).catch(() => {});
+        await podman('system', 'reset', '-f').catch(() => {});
+        await exec('umount', ['-R', `${pr}/root/overlay`]).catch(() => {});
+      }
+    }
+  } finally {
+    if (proc && proc.exitCode === null) proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await exec(process.execPath, [SKIFF, '--root', root, 'down'], { env }).catch(() => {});
+    await fs.rm(work, { recursive: true, force: true }).catch(() => {});
+  }
+  console.log(`${'measure'.padEnd(48)} ${'skiff'.padStart(10)}   ${'reference'.padEnd(18)} ratio`);
+  for (const [a, b, c, d] of rows) console.log(`${a.padEnd(48)} ${b.padStart(10)}   ${c.padEnd(18)} ${d}`);
+}
+
+await main();
