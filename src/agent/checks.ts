@@ -36,6 +36,14 @@ export interface ExecResult {
 /** Runs a command in a running container; `timeoutMs` kills it, as does `signal`. */
 export type ContainerExec = (containerId: string, cmd: string[], opts?: { timeoutMs?: number; signal?: AbortSignal }) => Promise<ExecResult>;
 
+/**
+ * Runs `fn` after `ms`, then once more round the event loop: a loop held up past the deadline
+ * (a busy agent) must not count an answer already waiting in the poll queue as a timeout.
+ */
+function deadlineTimer(ms: number, fn: () => void): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(fn), ms);
+}
+
 /** The kubelet reads at most 10 KiB of a probe's output. */
 const MAX_OUTPUT = 10 * 1024;
 
@@ -67,7 +75,9 @@ export function engineExec(engine: ContainerEngine): ContainerExec {
       if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       child.kill('SIGKILL');
     };
-    const timer = opts.timeoutMs !== undefined ? setTimeout(() => { timedOut = true; void kill(); }, opts.timeoutMs) : undefined;
+    let exited = false;
+    const timer = opts.timeoutMs !== undefined ? deadlineTimer(opts.timeoutMs, () => { if (!exited) { timedOut = true; void kill(); } }) : undefined;
+    child.once('exit', () => { exited = true; });
     const onAbort = () => { void kill(); };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -208,7 +218,7 @@ export function httpGet(url: URL, o: HttpGetOptions): Promise<HttpAnswer> {
       res.on('end', () => { clearTimeout(timer); resolve({ status, body: Buffer.concat(chunks).toString() }); });
       res.on('error', (err) => { clearTimeout(timer); fail(err.message); });
     });
-    const timer = Number.isFinite(left) ? setTimeout(() => { req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_CLIENT' })); }, left) : undefined;
+    const timer = Number.isFinite(left) ? deadlineTimer(left, () => { req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_CLIENT' })); }) : undefined;
     if (o.signal?.aborted) req.destroy(new Error('context canceled'));
     o.signal?.addEventListener('abort', () => req.destroy(new Error('context canceled')), { once: true });
     req.on('error', (err: NodeJS.ErrnoException) => {
@@ -239,7 +249,7 @@ export async function httpCheck(url: URL, headers: [string, string][], timeoutMs
 export function tcpCheck(host: string, port: number, timeoutMs: number): Promise<CheckOutcome> {
   return new Promise((resolve) => {
     const sock = net.connect({ host, port });
-    const timer = setTimeout(() => { sock.destroy(); resolve({ result: 'failure', output: `dial tcp ${joinHostPort(host, port)}: i/o timeout` }); }, timeoutMs);
+    const timer = deadlineTimer(timeoutMs, () => { sock.destroy(); resolve({ result: 'failure', output: `dial tcp ${joinHostPort(host, port)}: i/o timeout` }); });
     sock.once('connect', () => { clearTimeout(timer); sock.destroy(); resolve({ result: 'success', output: '' }); });
     sock.once('error', (err: NodeJS.ErrnoException) => { clearTimeout(timer); resolve({ result: 'failure', output: goNetError(err, host, port) }); });
   });
