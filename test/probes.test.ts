@@ -12,10 +12,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SKIFF, ensureBusyboxImage, skiff } from './helpers/images.js';
+import { ensureBusyboxImage, skiff } from './helpers/images.js';
+import { skiffUp } from './helpers/up.js';
+import { until } from './helpers/cluster.js';
 import { confDir, defaultConfList } from '../src/engine/network/config.js';
 
 /** A pod network of its own: pods of other data roots on the default bridge may hold the same IPs. */
@@ -24,16 +26,7 @@ const NETWORK = { name: 'skiff-probes-test', bridge: 'skiffpr0', subnet: '10.93.
 let root: string;
 let proc: ChildProcess | undefined;
 
-async function up(): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', 'probes-test'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
-  let out = '', err = '';
-  p.stderr!.on('data', (d) => { err += d; });
-  await new Promise<void>((ok, fail) => {
-    p.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
-    p.once('exit', (code) => fail(new Error(`skiff up exited ${code}: ${err}`)));
-  });
-  return p;
-}
+const up = () => skiffUp(root, 'probes-test');
 
 const kubectl = (...args: string[]) => skiff(root, ['kubectl', ...args], { env: { HOME: root } });
 const apply = (obj: object) => skiff(root, ['kubectl', 'apply', '-f', '-'], { input: JSON.stringify(obj), env: { HOME: root } });
@@ -49,20 +42,6 @@ async function events(name: string): Promise<{ reason: string; message: string; 
   return JSON.parse(r.stdout).items.map((e: any) => ({ reason: e.reason, message: e.message, type: e.type }));
 }
 
-/** Polls until `fn` returns a truthy value (or fails with what it last saw). */
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) { last = err; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 const condition = (p: any, type: string) => p?.status?.conditions?.find((c: any) => c.type === type);
 const cs = (p: any, name = 'c') => p?.status?.containerStatuses?.find((c: any) => c.name === name);

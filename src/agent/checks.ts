@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import type { ContainerEngine } from '../engine/container/engine.js';
 
 /** What a check found, in the kubelet's probe.Result words; `error` means it could not be made. */
@@ -281,15 +281,22 @@ export function decodeHealthStatus(buf: Buffer): number {
 
 const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 
-const HealthClient = grpc.makeGenericClientConstructor({
-  Check: {
-    path: '/grpc.health.v1.Health/Check', requestStream: false, responseStream: false,
-    requestSerialize: (service: string) => encodeHealthRequest(service),
-    requestDeserialize: (b: Buffer) => b.toString(),
-    responseSerialize: (n: number) => Buffer.from([0x08, n]),
-    responseDeserialize: (b: Buffer) => decodeHealthStatus(b),
-  },
-}, 'Health');
+/** @grpc/grpc-js and a Health client, loaded on the first grpc probe (most agents never need them). */
+let grpcLib: Promise<{ grpc: typeof Grpc; Health: Grpc.ServiceClientConstructor }> | undefined;
+function loadGrpc() {
+  return grpcLib ??= import('@grpc/grpc-js').then((grpc) => ({
+    grpc,
+    Health: grpc.makeGenericClientConstructor({
+      Check: {
+        path: '/grpc.health.v1.Health/Check', requestStream: false, responseStream: false,
+        requestSerialize: (service: string) => encodeHealthRequest(service),
+        requestDeserialize: (b: Buffer) => b.toString(),
+        responseSerialize: (n: number) => Buffer.from([0x08, n]),
+        responseDeserialize: (b: Buffer) => decodeHealthStatus(b),
+      },
+    }, 'Health'),
+  }));
+}
 
 /** Go's rendering of a duration of whole seconds ("1s", "1m0s"). */
 function goSeconds(ms: number): string {
@@ -298,14 +305,15 @@ function goSeconds(ms: number): string {
 }
 
 /** A grpc probe: grpc.health.v1.Health/Check answers SERVING (the kubelet's messages otherwise). */
-export function grpcCheck(host: string, port: number, service: string, timeoutMs: number): Promise<CheckOutcome> {
+export async function grpcCheck(host: string, port: number, service: string, timeoutMs: number): Promise<CheckOutcome> {
+  const { grpc, Health } = await loadGrpc();
   const addr = joinHostPort(host, port);
-  const client = new HealthClient(addr, grpc.credentials.createInsecure(), { 'grpc.primary_user_agent': PROBE_AGENT });
+  const client = new Health(addr, grpc.credentials.createInsecure(), { 'grpc.primary_user_agent': PROBE_AGENT });
   const deadline = Date.now() + timeoutMs;
   return new Promise<CheckOutcome>((resolve) => {
     client.waitForReady(deadline, (err) => {
       if (err) return resolve({ result: 'failure', output: `timeout: failed to connect service ${JSON.stringify(addr)} within ${goSeconds(timeoutMs)}: context deadline exceeded` });
-      (client as any).Check(service, new grpc.Metadata(), { deadline }, (e: grpc.ServiceError | null, status: number) => {
+      (client as any).Check(service, new grpc.Metadata(), { deadline }, (e: Grpc.ServiceError | null, status: number) => {
         if (e) {
           if (e.code === grpc.status.UNIMPLEMENTED) return resolve({ result: 'failure', output: `this server does not implement the grpc health protocol (grpc.health.v1.Health): ${e.details}` });
           if (e.code === grpc.status.DEADLINE_EXCEEDED) return resolve({ result: 'failure', output: `timeout: health rpc did not complete within ${goSeconds(timeoutMs)}` });
