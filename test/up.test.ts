@@ -7,22 +7,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { SKIFF, ensureBusyboxImage, skiff } from './helpers/images.js';
+import type { ChildProcess } from 'node:child_process';
+import { ensureBusyboxImage, skiff } from './helpers/images.js';
+import { skiffUp } from './helpers/up.js';
 
 let root: string;
 let proc: ChildProcess | undefined;
 
-async function up(): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', 'up-test'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
-  let out = '', err = '';
-  p.stderr!.on('data', (d) => { err += d; });
-  await new Promise<void>((ok, fail) => {
-    p.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
-    p.once('exit', (code) => fail(new Error(`skiff up exited ${code}: ${err}`)));
-  });
-  return p;
-}
+const up = () => skiffUp(root, 'up-test');
 
 const kubectl = (...args: string[]) => skiff(root, ['kubectl', ...args], { env: { HOME: root } });
 

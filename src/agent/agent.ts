@@ -20,6 +20,8 @@ import { NodeReporter } from './node.js';
 import { PodManager } from './pods.js';
 import { AgentServer } from './server.js';
 import { PodRuntime } from './runtime.js';
+import { engineExec } from './checks.js';
+import { ProbeManager, probeCheck } from './probes.js';
 
 /** Options of a node agent. */
 export interface NodeAgentOptions {
@@ -54,6 +56,7 @@ export class NodeAgent {
   readonly runtime: PodRuntime;
   readonly node: NodeReporter;
   readonly pods: PodManager;
+  readonly probes: ProbeManager;
   private readonly recorder: ApiEventRecorder;
   private allocatable?: Record<string, string>;
   private server?: AgentServer;
@@ -82,10 +85,15 @@ export class NodeAgent {
       },
     });
     const domain = opts.clusterDomain ?? 'cluster.local';
+    this.probes = new ProbeManager({
+      clock, check: probeCheck(engineExec(this.engine)),
+      event: (pod, type, reason, message) => this.recorder.event({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message),
+      changed: (uid) => this.pods.kick(uid),
+    });
     this.pods = new PodManager({
       client: opts.client, runtime: this.runtime, images: new ImagePuller(images, opts.root, () => clock.now()),
       sources: apiSources(opts.client), recorder: this.recorder, backoff: new Backoff(opts.backoff), clock,
-      nodeName: opts.nodeName, hostIP: () => this.node.ip, allocatable: () => this.allocatable, log,
+      nodeName: opts.nodeName, hostIP: () => this.node.ip, allocatable: () => this.allocatable, log, probes: this.probes,
       dns: (pod: KObject) => {
         const policy = pod.spec?.dnsPolicy ?? 'ClusterFirst';
         if (policy === 'None') {
@@ -125,6 +133,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     await this.server?.stop();
     this.node.stop();
+    this.probes.stop();
     await this.pods.stop();
     await this.recorder.flush();
   }

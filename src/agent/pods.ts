@@ -98,6 +98,11 @@ export class PodManager {
     for (const [uid, w] of this.workers) if (w.finished) this.workers.delete(uid);
   }
 
+  /** Wakes a pod's worker (its probe results changed). */
+  kick(uid: string): void {
+    this.workers.get(uid)?.kick();
+  }
+
   /** Stops watching and relisting; waits for syncs under way. Containers keep running. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -22,7 +22,12 @@ export interface StatusInput {
   waiting: Map<string, Waiting>;
   hostIP: string;
   now: number;
+  /** `started`/`ready` of a running container by its probes (prober results); without it, both once running. */
+  probe?: ProbeState;
 }
+
+/** The probes' verdict on a running container (spec, `skiff://` container ID). */
+export type ProbeState = (spec: any, containerID: string) => { started: boolean; ready: boolean };
 
 /** Whether an init container is a sidecar (restartPolicy Always). */
 export function isSidecar(c: any): boolean {
@@ -51,7 +56,7 @@ function terminated(pc: PodContainer): any {
 }
 
 /** One container's status. */
-export function containerStatus(spec: any, containers: PodContainer[], waiting: Waiting | undefined, kind: 'init' | 'app', fallback: Waiting): any {
+export function containerStatus(spec: any, containers: PodContainer[], waiting: Waiting | undefined, kind: 'init' | 'app', fallback: Waiting, probe?: ProbeState): any {
   const [latest, prev] = instancesOf(containers, spec.name);
   const st: any = {
     name: spec.name, image: spec.image, imageID: '', ready: false, restartCount: latest?.attempt ?? 0, started: false,
@@ -65,9 +70,10 @@ export function containerStatus(spec: any, containers: PodContainer[], waiting: 
   }
   if (latest?.rec.status === 'running') {
     st.state = { running: { startedAt: latest.rec.startedAt ?? null } };
-    st.started = true;
+    const p = probe?.(spec, `skiff://${latest.rec.id}`);
+    st.started = p?.started ?? true;
     // Without probes a running container is ready (an init container only when a sidecar).
-    st.ready = kind === 'app' || isSidecar(spec);
+    st.ready = (kind === 'app' || isSidecar(spec)) && (p?.ready ?? true);
     if (prev?.rec.status === 'exited') st.lastState = terminated(prev);
   } else if (latest?.rec.status === 'exited' && !waiting) {
     st.state = terminated(latest);
@@ -138,10 +144,10 @@ export function podStatus(x: StatusInput): any {
   const { pod } = x;
   const spec = pod.spec ?? {};
   const initSpecs: any[] = spec.initContainers ?? [];
-  const init = initSpecs.map((c) => containerStatus(c, x.containers, x.waiting.get(c.name), 'init', { reason: 'PodInitializing' }));
+  const init = initSpecs.map((c) => containerStatus(c, x.containers, x.waiting.get(c.name), 'init', { reason: 'PodInitializing' }, x.probe));
   const initDone = init.every((s, i) => (isSidecar(initSpecs[i]) ? s.started : s.state.terminated?.exitCode === 0));
   const app = (spec.containers ?? []).map((c: any) => containerStatus(c, x.containers, x.waiting.get(c.name), 'app',
-    { reason: initDone ? 'ContainerCreating' : 'PodInitializing' }));
+    { reason: initDone ? 'ContainerCreating' : 'PodInitializing' }, x.probe));
   const phase = podPhase(spec, init, app);
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const now = rfc3339(x.now);

@@ -20,6 +20,9 @@ import { ImageError, type ImagePuller } from './images.js';
 import { L, type ContainerKind, type PodContainer, containerName, podLabels } from './labels.js';
 import { type PodRuntime, type PodRuntimeState, podHostname } from './runtime.js';
 import { containerOptions } from './spec.js';
+import { engineExec } from './checks.js';
+import { type HookDeps, type KillReason, killContainer, runHandler } from './hooks.js';
+import type { ProbeManager } from './probes.js';
 import { type Waiting, instancesOf, isSidecar, podStatus } from './status.js';
 
 /** What every worker shares. */
@@ -35,6 +38,8 @@ export interface WorkerDeps {
   hostIP: () => string;
   allocatable: () => Record<string, string> | undefined;
   dns?: (pod: KObject) => DnsOptions | undefined;
+  /** Liveness, readiness and startup probes (probes.ts); without it containers are ready when running. */
+  probes?: ProbeManager;
   log: (msg: string) => void;
 }
 
@@ -66,6 +71,9 @@ export class PodWorker {
   private startFailures: PodContainer[] = [];
   /** True once the pod is gone and everything of it removed. */
   finished = false;
+  /** Ends a postStart hook under way when the pod is deleted. */
+  private readonly hookAbort = new AbortController();
+  private hooksDeps?: HookDeps;
 
   constructor(readonly uid: string, private readonly d: WorkerDeps, private readonly gate: Promise<void>) {}
 
@@ -73,6 +81,7 @@ export class PodWorker {
   update(pod: KObject | undefined): void {
     if (pod) this.pod = pod;
     else this.gone = true;
+    if (!pod || pod.metadata.deletionTimestamp) this.hookAbort.abort();
     this.kick();
   }
 
@@ -115,6 +124,37 @@ export class PodWorker {
     return `${this.pod?.metadata.namespace}/${this.pod?.metadata.name} (${this.uid})`;
   }
 
+  private get hooks(): HookDeps {
+    return this.hooksDeps ??= {
+      exec: engineExec(this.d.runtime.engine), stop: (id, grace) => this.d.runtime.stop(id, grace),
+      event: (t, r, m) => this.event(t, r, m), clock: this.d.clock,
+    };
+  }
+
+  /** The spec of a pod's container (app or init) by name. */
+  private specOf(name: string): any {
+    const spec = this.pod?.spec ?? {};
+    return [...(spec.containers ?? []), ...(spec.initContainers ?? [])].find((c: any) => c?.name === name);
+  }
+
+  /** Kills running containers whose liveness or startup probe failed; true when any was. */
+  private async killUnhealthy(pod: KObject, state: PodRuntimeState): Promise<boolean> {
+    const probes = this.d.probes;
+    if (!probes) return false;
+    const sick: [PodContainer, any, KillReason][] = [];
+    for (const c of state.containers) {
+      const spec = this.specOf(c.name);
+      const why = c.rec.status === 'running' && c.rec.id ? probes.failed(spec, `skiff://${c.rec.id}`) : undefined;
+      if (why) sick.push([c, spec, why]);
+    }
+    await Promise.all(sick.map(([c, spec, why]) => {
+      const restart = c.kind === 'sidecar' || (pod.spec?.restartPolicy ?? 'Always') !== 'Never';
+      const message = `Container ${c.name} failed ${why} probe${restart ? ', will be restarted' : ''}`;
+      return killContainer(this.hooks, pod, spec, { id: c.rec.id, name: c.name, podIP: this.lastIP }, { message, reason: why });
+    }));
+    return sick.length > 0;
+  }
+
   private event(type: EventType, reason: string, message: string): void {
     const m = this.pod!.metadata;
     this.d.recorder.event({ apiVersion: 'v1', kind: 'Pod', metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion } }, type, reason, message);
@@ -122,7 +162,7 @@ export class PodWorker {
 
   /** One pass; returns when to come back (ms), if a wait is pending. */
   private async sync(): Promise<number | undefined> {
-    const state = await this.d.runtime.state(this.uid);
+    let state = await this.d.runtime.state(this.uid);
     const pod = this.pod;
     if (!pod || this.gone || pod.metadata.deletionTimestamp) {
       await this.terminate(state);
@@ -133,6 +173,7 @@ export class PodWorker {
       await this.finish(state);
       return undefined;
     }
+    if (await this.killUnhealthy(pod, state)) state = await this.d.runtime.state(this.uid);
     let requeue: number | undefined;
     const soon = (ms: number | undefined) => { if (ms !== undefined) requeue = Math.min(requeue ?? ms, ms); };
 
@@ -165,7 +206,9 @@ export class PodWorker {
     for (const ic of spec.initContainers ?? []) {
       const [latest] = instancesOf(state.containers, ic.name);
       if (isSidecar(ic)) {
-        if (latest?.rec.status === 'running') continue;
+        // The next init container waits until the sidecar has started (its startup probe passed).
+        if (latest?.rec.status === 'running' && (!this.d.probes || this.d.probes.containerState(ic, `skiff://${latest.rec.id}`).started)) continue;
+        if (latest?.rec.status === 'running') { initDone = false; break; }
         soon(await this.startContainer(pod, ic, 'sidecar', state, sandbox, latest));
         initDone = false;
         break;
@@ -286,6 +329,14 @@ export class PodWorker {
     // Keep the previous instance (lastState, logs --previous); older ones go.
     for (const old of instancesOf(state.containers, c.name)) if (old.attempt < attempt - 1 && old.rec.status === 'exited' && old.rec.id) await this.d.runtime.remove(old.rec.id);
     this.startFailures = this.startFailures.filter((f) => f.name !== c.name || f.attempt >= attempt - 1);
+    if (c.lifecycle?.postStart) {
+      const failure = await runHandler(this.hooks, pod, c, c.lifecycle.postStart, rec.id, sandbox.ip ?? this.lastIP ?? '', this.hookAbort.signal);
+      if (failure !== undefined && !this.hookAbort.signal.aborted) {
+        this.event('Warning', 'FailedPostStartHook', failure);
+        await killContainer(this.hooks, pod, c, { id: rec.id, name: c.name, podIP: sandbox.ip }, { message: 'FailedPostStartHook', reason: 'postStart' });
+        this.waiting.set(c.name, { reason: 'PostStartHookError', message: failure });
+      }
+    }
     return undefined;
   }
 
@@ -296,7 +347,9 @@ export class PodWorker {
     const status = podStatus({
       pod: this.lastIP && !pod.status?.podIP ? { ...pod, status: { ...pod.status, podIP: this.lastIP } } : pod,
       containers: state.containers, sandbox, waiting: this.waiting, hostIP: this.d.hostIP(), now: this.d.clock.now(),
+      probe: this.d.probes && ((spec, id) => this.d.probes!.containerState(spec, id)),
     });
+    this.d.probes?.update(pod, status);
     const body = JSON.stringify(status);
     if (body === this.lastStatus) return status;
     try {
@@ -311,22 +364,20 @@ export class PodWorker {
 
   /** A finished pod: nothing runs any more (sidecars stopped) and its sandbox is stopped. */
   private async finish(state: PodRuntimeState): Promise<void> {
-    const grace = Math.max(MIN_GRACE, this.pod?.spec?.terminationGracePeriodSeconds ?? 30);
-    await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) => {
-      this.event('Normal', 'Killing', `Stopping container ${c.name}`);
-      return this.d.runtime.stop(c.rec.id, grace);
-    }));
+    this.d.probes?.removePod(this.uid);
+    await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) =>
+      killContainer(this.hooks, this.pod!, this.specOf(c.name), { id: c.rec.id, name: c.name, podIP: this.lastIP })));
     for (const s of state.sandboxes) if (s.state === 'ready') await this.d.runtime.stopSandbox(s.id);
   }
 
   /** A deleted pod: stop gracefully, remove everything, delete the pod object for good. */
   private async terminate(state: PodRuntimeState): Promise<void> {
     const pod = this.pod;
-    const grace = Math.max(MIN_GRACE, pod?.metadata.deletionGracePeriodSeconds ?? pod?.spec?.terminationGracePeriodSeconds ?? 30);
-    await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) => {
-      if (pod) this.event('Normal', 'Killing', `Stopping container ${c.name}`);
-      return this.d.runtime.stop(c.rec.id, grace);
-    }));
+    this.d.probes?.removePod(this.uid);
+    await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) => (pod
+      // preStop hook, stop signal, SIGKILL after the grace period, as the kubelet kills.
+      ? killContainer(this.hooks, pod, this.specOf(c.name), { id: c.rec.id, name: c.name, podIP: this.lastIP })
+      : this.d.runtime.stop(c.rec.id, MIN_GRACE))));
     for (const c of state.containers) await this.d.runtime.remove(c.rec.id);
     for (const s of state.sandboxes) await this.d.runtime.removeSandbox(s.id);
     this.d.backoff.resetPrefix(`${this.uid}/`);

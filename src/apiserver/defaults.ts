@@ -7,6 +7,24 @@ import type { ResourceInfo } from './resources.js';
 
 const setIf = (o: any, k: string, v: unknown) => { if (o[k] === undefined) o[k] = v; };
 
+/** A probe's or lifecycle hook's handler: httpGet path "/" and scheme HTTP (SetDefaults_HTTPGetAction). */
+function defaultHandler(h: any): void {
+  if (h?.httpGet && typeof h.httpGet === 'object') {
+    setIf(h.httpGet, 'path', '/');
+    setIf(h.httpGet, 'scheme', 'HTTP');
+  }
+}
+
+/** SetDefaults_Probe: timeout 1 s, period 10 s, success threshold 1, failure threshold 3. */
+function defaultProbe(p: any): void {
+  if (!p || typeof p !== 'object') return;
+  setIf(p, 'timeoutSeconds', 1);
+  setIf(p, 'periodSeconds', 10);
+  setIf(p, 'successThreshold', 1);
+  setIf(p, 'failureThreshold', 3);
+  defaultHandler(p);
+}
+
 function defaultContainer(c: any): void {
   if (!c || typeof c !== 'object') return;
   if (c.imagePullPolicy === undefined && typeof c.image === 'string') {
@@ -18,6 +36,9 @@ function defaultContainer(c: any): void {
   setIf(c, 'terminationMessagePolicy', 'File');
   setIf(c, 'resources', {});
   for (const p of c.ports ?? []) if (p && typeof p === 'object') setIf(p, 'protocol', 'TCP');
+  for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe']) defaultProbe(c[k]);
+  defaultHandler(c.lifecycle?.postStart);
+  defaultHandler(c.lifecycle?.preStop);
 }
 
 /** Defaults a PodSpec in place. */

@@ -52,6 +52,8 @@ export interface ExecOptions {
   env?: string[];
   user?: string;
   workdir?: string;
+  /** Where the runtime writes the host PID of the command (so a caller can kill it on a timeout). */
+  pidFile?: string;
 }
 
 /** An exit code, or the runtime's "could not start the command" error as 127/126 (Docker's codes). */
@@ -448,6 +450,7 @@ export class ContainerEngine {
     if (e.tty) args.push('--tty');
     for (const v of e.env ?? []) args.push('--env', v);
     if (e.workdir) args.push('--cwd', e.workdir);
+    if (e.pidFile) args.push('--pid-file', e.pidFile);
     if (e.user) {
       const u = await resolveUser(this.paths(rec.id).rootfs, e.user);
       args.push('--user', `${u.uid}:${u.gid}`);

@@ -1,0 +1,18 @@
+/**
+ * `skiff up` as a child process for end-to-end tests: resolves once it printed its kubeconfig
+ * (the cluster answers), rejects with its stderr when it exits first.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { SKIFF } from './images.js';
+
+/** Starts `skiff up` on any free API port with data root `root` and node name `nodeName`. */
+export async function skiffUp(root: string, nodeName: string): Promise<ChildProcess> {
+  const p = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', nodeName], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
+  let out = '', err = '';
+  p.stderr!.on('data', (d) => { err += d; });
+  await new Promise<void>((ok, fail) => {
+    p.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
+    p.once('exit', (code) => fail(new Error(`skiff up exited ${code}: ${err}`)));
+  });
+  return p;
+}
