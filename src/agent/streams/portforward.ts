@@ -97,7 +97,6 @@ export function servePortForwardSpdy(session: SpdySession, t: ForwardTarget, opt
           pair.data?.end();
         }, opts.streamTimeoutMs ?? STREAM_CREATION_TIMEOUT_MS),
       };
-      pair.timer.unref();
       pairs.set(id, p = pair);
     }
     if (p[type]) {

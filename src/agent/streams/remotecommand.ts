@@ -170,8 +170,10 @@ function spdyIO(session: SpdySession, protocol: string, opts: ExecStreamOptions,
         if (protocol === 'v4.channel.k8s.io') err.write(JSON.stringify({ metadata: {}, ...status }));
         else if (status.status === 'Failure') err.write(status.message ?? 'error');
       }
-      for (const s of [got.stdout, got.stderr, err]) if (s && !s.destroyed && !s.writableEnded) s.end();
-      session.close();
+      // FIN on each stream once its data is out, then reset the rest and close (ServeExec).
+      const ends = [got.stdout, got.stderr, err].filter((s): s is SpdyStream => !!s && !s.destroyed && !s.writableEnded)
+        .map((s) => new Promise<void>((res) => { s.once('finish', () => res()); s.once('close', () => res()); s.end(); }));
+      void Promise.all(ends).then(() => session.close());
     },
   };
 }

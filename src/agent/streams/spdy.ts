@@ -314,8 +314,8 @@ export class SpdyStream extends Duplex {
   }
 
   /**
-   * @internal Ends both sides without an error: on a reset the stream is destroyed (unread data
-   * dropped, as spdystream does); when the connection ends, data already received stays readable.
+   * @internal Ends both sides without an error: our own reset destroys the stream; the peer's
+   * reset or the connection's end leave the data already received readable.
    */
   abort(reset: boolean): void {
     const readable = !this.remoteEnded;
@@ -387,6 +387,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private goneAway = false;
   private buf: Buffer = Buffer.alloc(0);
   private reading = false;
+  private peerEnded = false;
   private readonly blocked = new Set<SpdyStream>();
   // Frames leave in the order they were sent, even when a header block is still compressing.
   private readonly outq: { buf?: Buffer; end?: boolean }[] = [];
@@ -398,8 +399,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.nextPingId = role === 'server' ? 2 : 1;
     socket.on('data', (d: Buffer) => { this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d; void this.pump(); });
     socket.on('drain', () => { const w = this.drainWaiters; this.drainWaiters = []; for (const f of w) f(); });
-    socket.on('end', () => this.shutdown());
-    socket.on('close', () => this.shutdown());
+    // The peer's last frames may still be waiting for their header blocks: read them all first.
+    const ended = () => { this.peerEnded = true; void this.pump(); };
+    socket.on('end', ended);
+    socket.on('close', ended);
     socket.on('error', () => this.shutdown());
   }
 
@@ -515,6 +518,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     } finally {
       this.reading = false;
     }
+    if (this.peerEnded) this.shutdown();
   }
 
   private async handle(f: SpdyFrame): Promise<void> {
@@ -559,7 +563,9 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         if (!s) return;
         s.wasReset = true;
         this.forget(s);
-        s.abort(true);
+        // What the peer sent before its reset stays readable, as spdystream hands over every
+        // DATA frame before it sees the RST (the kubelet resets every stream after the exit status).
+        s.abort(false);
         return;
       }
       case 'ping': {
