@@ -248,3 +248,32 @@ test('kubectl 1.27 exec over SPDY: stdout, stderr, stdin, exit codes, 1 MiB of o
   r = await kubectl('1.27', ['exec', 'web', '--', 'no-such-command']);
   assert.equal(r.code, 127, r.stderr);
 });
+
+/** PIDs of the socat processes whose parent is `ppid`. */
+async function socatChildren(ppid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const d of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const stat = await fs.readFile(`/proc/${d}/stat`, 'utf8').catch(() => '');
+    const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat);
+    if (m && m[1] === 'socat' && Number(m[2]) === ppid) out.push(Number(d));
+  }
+  return out;
+}
+
+test('last: an agent killed mid-forward leaves no socat behind (each sees its stdin end)', async () => {
+  const f = await portForward('1.27', ['pod/web', '18085:80']);
+  const sock = net.connect(18085, '127.0.0.1');
+  sock.on('error', () => {});
+  sock.write('GET / HTTP/1.1\r\n'); // an unfinished request: httpd keeps the connection open
+  let pids: number[] = [];
+  for (let i = 0; i < 100 && !pids.length; i++) { pids = await socatChildren(proc!.pid!); if (!pids.length) await new Promise((r) => setTimeout(r, 50)); }
+  assert.equal(pids.length, 1, 'one socat for the open connection');
+  proc!.kill('SIGKILL');
+  await new Promise((r) => proc!.once('exit', r));
+  const alive = () => pids.filter((p) => { try { process.kill(p, 0); return true; } catch { return false; } });
+  for (let i = 0; i < 100 && alive().length; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(alive(), []);
+  sock.destroy();
+  f.p.kill('SIGKILL');
+});
