@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Runtime: runc/crun + conmon, CNI plugins, iptables, iproute2, overlay helpers.
+# Runtime: runc/crun + conmon, CNI plugins, iptables, iproute2, overlay helpers, socat
+# (port-forward connects inside a pod's network namespace with nsenter + socat).
 # Test peers and fixtures: busybox-static (images), skopeo/umoci/podman (interop and
 # benchmarks; catatonit is podman's pause for `kube play`), docker-registry (a real registry
 # on loopback), etcd-server, hyperfine, wrk,
 # tmux (a real terminal for -it tests), curl.
-PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 attr kmod
+PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 attr kmod socat
       busybox-static skopeo umoci podman catatonit docker-registry etcd-server
       hyperfine wrk tmux curl ca-certificates procps psmisc zstd openssl)
 

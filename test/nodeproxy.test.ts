@@ -1,6 +1,6 @@
 /**
- * The API server's pod streams (pods/log, pods/exec) relayed to a node agent endpoint, driven by
- * the real kubectl. The agent here is a stand-in that speaks kubelet's paths and the
+ * The API server's pod streams (pods/log, pods/exec, pods/portforward) relayed to a node agent
+ * endpoint, driven by the real kubectl and by raw upgrade requests. The agent here is a stand-in that speaks kubelet's paths and the
  * channel.k8s.io WebSocket protocol, so this file tests the API server's half (resolution,
  * errors, authentication to the agent, the upgrade splice); the node agent's tests cover its
  * own half with real containers.
@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import tls, { type TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import { startTestServer, type TestServer } from './helpers/apiserver.js';
 import { ApiClient } from '../src/client/client.js';
@@ -18,7 +18,7 @@ import { R } from '../src/client/resources.js';
 let server: TestServer;
 let agent: https.Server;
 let client: ApiClient;
-const seen: { path: string; cn?: string }[] = [];
+const seen: { path: string; cn?: string; headers?: string[] }[] = [];
 
 before(async () => {
   server = await startTestServer();
@@ -35,7 +35,12 @@ before(async () => {
   });
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (ps) => (ps.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : false) });
   agent.on('upgrade', (req, socket, head) => {
-    seen.push({ path: req.url!, cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN as string | undefined });
+    seen.push({ path: req.url!, cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN as string | undefined, headers: req.rawHeaders });
+    if (req.url!.startsWith('/portForward/')) {
+      // SPDY's answer as the kubelet gives it, then a few bytes of "session".
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\nspdy-bytes');
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const cmd = new URL(req.url!, 'https://x').searchParams.getAll('command');
       ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(`ran ${cmd.join(' ')}\n`)]));
@@ -89,4 +94,38 @@ test('bad stream requests: Kubernetes\' messages and codes', async () => {
   r = await server.kubectl('1.33', ['logs', 'ghost']);
   assert.match(r.stderr, /pods "ghost" not found/);
   await assert.rejects(client.request('GET', '/api/v1/namespaces/default/pods/one/exec?command=ls'), (e: any) => e.code === 400 && /Upgrade request required/.test(e.message));
+});
+
+/** Sends a raw upgrade request to the API server; resolves with everything it answered. */
+async function rawUpgrade(path: string, headers: string[], token?: string): Promise<string> {
+  const url = new URL(server.url);
+  const sock = tls.connect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+  await new Promise<void>((ok, fail) => { sock.once('secureConnect', ok); sock.once('error', fail); });
+  sock.write([`POST ${path} HTTP/1.1`, `Host: ${url.host}`, ...(token ? [`Authorization: Bearer ${token}`] : []), ...headers, 'Content-Length: 0', '', ''].join('\r\n'));
+  return new Promise((ok) => { let t = ''; sock.on('data', (d) => { t += d.toString('latin1'); }); sock.on('close', () => ok(t)); sock.on('error', () => ok(t)); });
+}
+
+test('SPDY upgrades are relayed with their headers (kubectl 1.27\'s port-forward); ports become the kubelet\'s port parameters; upgrades need credentials', async () => {
+  const token = server.credentials.token;
+  const spdy = ['Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: portforward.k8s.io'];
+  let got = await rawUpgrade('/api/v1/namespaces/default/pods/one/portforward', spdy, token);
+  assert.match(got, /^HTTP\/1\.1 101 Switching Protocols\r\n[\s\S]*\r\n\r\nspdy-bytes$/);
+  const hit = seen.filter((s) => s.path.startsWith('/portForward/')).pop()!;
+  assert.equal(hit.path, '/portForward/default/one');
+  assert.equal(hit.cn, 'admin');
+  const relayed = (name: string) => hit.headers!.filter((_, i) => i % 2 === 1 && hit.headers![i - 1].toLowerCase() === name);
+  assert.deepEqual([relayed('upgrade'), relayed('x-stream-protocol-version'), relayed('authorization')], [['SPDY/3.1'], ['portforward.k8s.io'], []],
+    'the upgrade headers pass; the client\'s credentials stay at the API server');
+  // PodPortForwardOptions.ports (repeated or comma-separated) → port=… for the kubelet.
+  await rawUpgrade('/api/v1/namespaces/default/pods/one/portforward?ports=80,81&ports=82', spdy, token);
+  assert.equal(seen.filter((s) => s.path.startsWith('/portForward/')).pop()!.path, '/portForward/default/one?port=80&port=81&port=82');
+  got = await rawUpgrade('/api/v1/namespaces/default/pods/one/portforward?ports=http', spdy, token);
+  assert.match(got, /^HTTP\/1\.1 400 /);
+  got = await rawUpgrade('/api/v1/namespaces/default/pods/one/portforward?ports=70000', spdy, token);
+  assert.match(got, /^HTTP\/1\.1 400 [\s\S]*must be between 1 and 65535/);
+  // No credentials: refused before anything reaches the agent.
+  const before = seen.length;
+  got = await rawUpgrade('/api/v1/namespaces/default/pods/one/portforward', spdy);
+  assert.match(got, /^HTTP\/1\.1 401 /);
+  assert.equal(seen.length, before);
 });

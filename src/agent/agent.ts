@@ -120,7 +120,7 @@ export class NodeAgent {
   /** Registers the node, recovers and adopts the pods' containers, and starts running pods. */
   async start(): Promise<void> {
     if (this.opts.serve !== false) {
-      this.server = new AgentServer({ root: this.opts.root, nodeName: this.opts.nodeName, engine: this.engine, clientCA: this.opts.client.creds.ca ?? '', ...(this.opts.serve ?? {}) });
+      this.server = new AgentServer({ root: this.opts.root, nodeName: this.opts.nodeName, engine: this.engine, sandboxes: this.sandboxes, clientCA: this.opts.client.creds.ca ?? '', ...(this.opts.serve ?? {}) });
       await this.server.start();
     }
     await this.node.start();

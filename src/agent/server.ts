@@ -1,7 +1,9 @@
 /**
  * The node agent's HTTPS endpoint, at the kubelet's paths, which the API server relays pod
  * streams to (src/apiserver/nodeproxy.ts): `GET /containerLogs/{ns}/{pod}/{container}` with
- * follow, tailLines, timestamps, previous and limitBytes. Clients must present a certificate
+ * follow, tailLines, timestamps, previous and limitBytes; `/exec/{ns}/{pod}/{container}` and
+ * `/portForward/{ns}/{pod}` upgraded to WebSocket or SPDY/3.1 (the transports are in
+ * streams/: remotecommand.ts, portforward.ts, spdy.ts, upgrade.ts). Clients must present a certificate
  * of the cluster CA in the system:masters group (the API server's); the serving certificate
  * is self-signed, made once per data root with openssl (the API server does not verify it,
  * as kube-apiserver does not by default).
@@ -14,17 +16,26 @@ import { promisify } from 'node:util';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Duplex } from 'node:stream';
 import type { ContainerEngine } from '../engine/container/engine.js';
 import { ContainerPaths } from '../engine/container/state.js';
 import { streamLogs } from '../engine/container/logs.js';
+import type { SandboxManager } from '../engine/network/sandbox.js';
 import { L } from './labels.js';
 import { WebSocketServer, type WebSocket } from 'ws';
-
-/** The stream protocols the exec endpoint speaks (channel byte first in every message). */
-const CHANNEL_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+import { acceptSpdy, isSpdyUpgrade, negotiate, refuse, SPDY_TUNNEL_PREFIX, webSocketTunnel } from './streams/upgrade.js';
+import { SpdySession } from './streams/spdy.js';
+import { netnsDialer } from './streams/dial.js';
+import { parsePorts, PORT_FORWARD_PROTOCOL, PORT_FORWARD_WS_PROTOCOLS, servePortForwardSpdy, servePortForwardWebSocket, type ForwardTarget } from './streams/portforward.js';
+import {
+  execStreamOptions, exitStatus, internalError, REMOTECOMMAND_SPDY_PROTOCOLS, REMOTECOMMAND_WS_PROTOCOLS,
+  spdyExecIO, webSocketExecIO, type ExecIO,
+} from './streams/remotecommand.js';
 
 const run = promisify(execFile);
+
+// The token ws negotiates in place of kubectl's tunnelling subprotocol (see upgrade()).
+const TUNNEL_STANDIN = 'skiff-spdy-tunnel';
 
 /** Where the agent's serving certificate lives. */
 async function servingCert(root: string, node: string): Promise<{ key: string; cert: string }> {
@@ -46,10 +57,12 @@ async function servingCert(root: string, node: string): Promise<{ key: string; c
 /** The agent's stream server. */
 export class AgentServer {
   private server?: https.Server;
+  // Connections handed over to exec/port-forward: the HTTP server no longer ends them.
+  private readonly upgraded = new Set<Duplex>();
   /** The port bound. */
   port = 0;
 
-  constructor(private readonly o: { root: string; nodeName: string; engine: ContainerEngine; clientCA: Buffer | string; host?: string; port?: number }) {}
+  constructor(private readonly o: { root: string; nodeName: string; engine: ContainerEngine; sandboxes: SandboxManager; clientCA: Buffer | string; host?: string; port?: number }) {}
 
   /** Listens (default port 10250, as the kubelet). */
   async start(): Promise<void> {
@@ -59,16 +72,17 @@ export class AgentServer {
         if (!res.headersSent) { res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end(String((err as Error).message)); } else res.destroy();
       });
     });
-    const wss = new WebSocketServer({ noServer: true, handleProtocols: (ps) => CHANNEL_PROTOCOLS.find((p) => ps.has(p)) ?? false });
-    this.server.on('upgrade', (req: IncomingMessage, socket, head) => {
-      const url = new URL(req.url ?? '/', 'https://agent');
-      const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-      const groups = ([] as string[]).concat(((req.socket as TLSSocket).getPeerCertificate()?.subject as any)?.O ?? []);
-      if (!groups.includes('system:masters') || segs[0] !== 'exec' || segs.length !== 4) {
-        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => { void this.exec(ws, segs[1], segs[2], segs[3], url.searchParams); });
+    // The subprotocol is chosen per path in upgrade(): the offer is kept for it there.
+    const wss = new WebSocketServer({ noServer: true, handleProtocols: (ps, req) => (req as IncomingMessage & { pick?: (ps: Set<string>) => string | false }).pick?.(ps) ?? false });
+    wss.on('headers', (headers) => {
+      const i = headers.indexOf(`Sec-WebSocket-Protocol: ${TUNNEL_STANDIN}`);
+      if (i >= 0) headers[i] = `Sec-WebSocket-Protocol: ${SPDY_TUNNEL_PREFIX}${PORT_FORWARD_PROTOCOL}`;
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {});
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      this.upgrade(wss, req, socket, head).catch((err) => refuse(socket, 500, (err as Error).message));
     });
     await new Promise<void>((ok, fail) => {
       this.server!.once('error', fail);
@@ -77,9 +91,10 @@ export class AgentServer {
     this.port = (this.server.address() as AddressInfo).port;
   }
 
-  /** Stops listening and ends open streams. */
+  /** Stops listening and ends open streams (upgraded connections included, as a kubelet restart does). */
   async stop(): Promise<void> {
     if (!this.server) return;
+    for (const s of this.upgraded) s.destroy();
     await new Promise<void>((ok) => { this.server!.close(() => ok()); this.server!.closeAllConnections(); });
   }
 
@@ -101,38 +116,97 @@ export class AgentServer {
     }).sort((a, b) => Number(b.options.labels?.[L.restartCount] ?? 0) - Number(a.options.labels?.[L.restartCount] ?? 0));
   }
 
-  /** kubectl exec (no terminal): the command's stdio over the channel protocol, its exit as a Status. */
-  private async exec(ws: WebSocket, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {
-    const send = (ch: number, data: Buffer | string) => { if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([ch]), Buffer.from(data)])); };
-    const finish = (status: object) => { send(3, JSON.stringify({ metadata: {}, ...status })); ws.close(1000); };
-    const failure = (message: string, code?: number) => finish({
-      status: 'Failure', message, reason: code === undefined ? 'InternalError' : 'NonZeroExitCode',
-      ...(code === undefined ? {} : { details: { causes: [{ reason: 'ExitCode', message: String(code) }] } }),
-    });
-    // stdin may arrive before the command has started: keep it until then.
-    const early: Buffer[] = [];
-    let deliver: (m: Buffer) => void = (m) => { early.push(m); };
-    ws.on('message', (m: Buffer) => deliver(m));
+  /**
+   * An upgrading request: exec/attach (`/exec|attach/{ns}/{pod}[/{uid}]/{container}`) or
+   * port-forward (`/portForward/{ns}/{pod}[/{uid}]`), over a WebSocket (channels, or SPDY
+   * tunnelled for port-forward) or SPDY/3.1.
+   */
+  private async upgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://agent');
+    const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const groups = ([] as string[]).concat(((req.socket as TLSSocket).getPeerCertificate()?.subject as any)?.O ?? []);
+    if (!groups.includes('system:masters')) return refuse(socket, 403, 'Forbidden');
+    const spdy = isSpdyUpgrade(req);
+    const ws = /\bwebsocket\b/i.test(String(req.headers.upgrade ?? ''));
+    if (!spdy && !ws) return refuse(socket, 400, `unable to upgrade: unsupported Upgrade "${req.headers.upgrade ?? ''}"`);
+    const accept = (pick: (ps: Set<string>) => string | false, then: (w: WebSocket) => void) => {
+      Object.assign(req, { pick });
+      wss.handleUpgrade(req, socket, head, then);
+    };
+    if (segs[0] === 'portForward' && (segs.length === 3 || segs.length === 4)) {
+      const target = await this.forwardTarget(segs[1], segs[2], segs[3]);
+      if ('refuse' in target) return refuse(socket, target.refuse.code, target.refuse.message);
+      if (spdy) {
+        const n = negotiate(req, [PORT_FORWARD_PROTOCOL]);
+        if ('refuse' in n) return refuse(socket, n.refuse.code, n.refuse.message, n.refuse.headers);
+        return servePortForwardSpdy(acceptSpdy(socket, head, n.protocol), target);
+      }
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      const tunnel = `${SPDY_TUNNEL_PREFIX}${PORT_FORWARD_PROTOCOL}`;
+      if (offered.includes(tunnel)) {
+        // "SPDY/3.1+…" is not an RFC 6455 token, which ws refuses: it negotiates a stand-in that
+        // the 'headers' hook puts back (gorilla/websocket, kubectl's side, takes it as it is).
+        req.headers['sec-websocket-protocol'] = TUNNEL_STANDIN;
+        return accept(() => TUNNEL_STANDIN, (w) => servePortForwardSpdy(new SpdySession(webSocketTunnel(w), 'server'), target));
+      }
+      let ports: number[];
+      try { ports = parsePorts(url.searchParams.getAll('port')); } catch (err) { return refuse(socket, 400, (err as Error).message); }
+      return accept((ps) => [...ps].find((p) => PORT_FORWARD_WS_PROTOCOLS.includes(p)) ?? false, (w) => servePortForwardWebSocket(w, ports, target));
+    }
+    const kind = segs[0];
+    if ((kind === 'exec' || kind === 'attach') && (segs.length === 4 || segs.length === 5)) {
+      const [ns, pod, container] = [segs[1], segs[2], segs[segs.length - 1]];
+      const opts = execStreamOptions(url.searchParams);
+      if (!opts.stdin && !opts.stdout && !opts.stderr) return refuse(socket, 400, 'you must specify at least 1 of stdin, stdout, stderr');
+      const run = (io: ExecIO) => (kind === 'exec'
+        ? this.exec(io, ns, pod, container, url.searchParams.getAll('command'))
+        : io.finish(internalError('attach is not supported by this node agent yet')));
+      if (spdy) {
+        const n = negotiate(req, REMOTECOMMAND_SPDY_PROTOCOLS);
+        if ('refuse' in n) return refuse(socket, n.refuse.code, n.refuse.message, n.refuse.headers);
+        const session = acceptSpdy(socket, head, n.protocol);
+        const io = await spdyExecIO(session, n.protocol, opts).catch(() => undefined);
+        if (io) await run(io);
+        return;
+      }
+      return accept((ps) => REMOTECOMMAND_WS_PROTOCOLS.find((p) => ps.has(p)) ?? false, (w) => { void run(webSocketExecIO(w, opts)); });
+    }
+    return refuse(socket, 404, '404 page not found');
+  }
+
+  /** The pod's sandbox for port-forward, or the kubelet's refusal. */
+  private async forwardTarget(ns: string, pod: string, uid?: string): Promise<ForwardTarget | { refuse: { code: number; message: string } }> {
+    const mine = (await this.o.sandboxes.list()).filter((s) => s.labels?.[L.podNamespace] === ns && s.labels?.[L.podName] === pod && s.labels?.[L.node] === this.o.nodeName);
+    if (!mine.length) return { refuse: { code: 404, message: 'pod does not exist' } };
+    if (uid && !mine.some((s) => s.labels[L.podUid] === uid)) return { refuse: { code: 404, message: 'pod not found' } };
+    const sb = mine.find((s) => s.state === 'ready' && (!uid || s.labels[L.podUid] === uid));
+    if (!sb) return { refuse: { code: 500, message: `failed to find sandboxID for pod "${pod}_${ns}(${mine[0].labels[L.podUid]})"` } };
+    // The CRI streaming server names the sandbox and no uid in its errors.
+    return { pod: sb.id, uid: '', dial: netnsDialer(sb.namespaces.net, sb.id) };
+  }
+
+  /** kubectl exec (no terminal yet): runs the command with the client's streams, reports its exit. */
+  private async exec(io: ExecIO, ns: string, pod: string, container: string, cmd: string[]): Promise<void> {
     try {
       const rec = (await this.findContainer(ns, pod, container))[0];
-      if (!rec || rec.status !== 'running') return failure(`container ${container} is not valid for pod ${pod}`);
-      if (q.get('tty') === 'true') return failure('a terminal (exec -t) is not supported by this node agent yet');
-      const cmd = q.getAll('command');
-      const { child, done } = await this.o.engine.execPiped(rec.id, { cmd, interactive: q.get('stdin') === 'true' });
-      child.stdout!.on('data', (d: Buffer) => send(1, d));
+      if (!rec || rec.status !== 'running') return io.finish(internalError(`container ${container} is not valid for pod ${pod}`));
+      if (io.tty) return io.finish(internalError('a terminal (exec -t) is not supported by this node agent yet'));
+      const { child, done } = await this.o.engine.execPiped(rec.id, { cmd, interactive: !!io.stdin });
+      const ended = (r: NodeJS.ReadableStream) => new Promise<void>((res) => { r.once('end', res); r.once('close', res); });
+      const outputs = Promise.all([ended(child.stdout!), ended(child.stderr!)]);
+      if (io.stdout) child.stdout!.pipe(io.stdout, { end: false }); else child.stdout!.resume();
       // The runtime's own complaints are reported in the Status, not as the command's stderr.
-      child.stderr!.on('data', (d: Buffer) => { const t = d.toString(); if (!/level=error|runc exec failed/.test(t)) send(2, d); });
-      deliver = (m: Buffer) => {
-        if (m[0] === 0) child.stdin?.write(m.subarray(1));
-        else if (m[0] === 255 && m[1] === 0) child.stdin?.end();
-      };
-      for (const m of early.splice(0)) deliver(m);
-      ws.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+      child.stderr!.on('data', (d: Buffer) => { if (io.stderr && !/level=error|runc exec failed/.test(d.toString())) io.stderr.write(d); });
+      if (io.stdin && child.stdin) {
+        child.stdin.on('error', () => {});
+        io.stdin.pipe(child.stdin);
+      }
+      void io.closed.then(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
       const { code, message } = await done;
-      if (code === 0) return finish({ status: 'Success' });
-      return failure(message ?? `command terminated with non-zero exit code: error executing command [${cmd.join(' ')}], exit code ${code}`, code);
+      await outputs;
+      io.finish(exitStatus(code, cmd, message));
     } catch (err) {
-      failure((err as Error).message);
+      io.finish(internalError((err as Error).message));
     }
   }
 

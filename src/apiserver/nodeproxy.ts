@@ -41,7 +41,7 @@ const PASS: Record<string, string[]> = {
   log: ['follow', 'previous', 'tailLines', 'timestamps', 'sinceSeconds', 'sinceTime', 'limitBytes'],
   exec: ['command', 'stdin', 'stdout', 'stderr', 'tty'],
   attach: ['stdin', 'stdout', 'stderr', 'tty'],
-  portforward: ['port', 'ports'],
+  portforward: [],
 };
 
 /** Proxies pod streams to node agents. */
@@ -57,6 +57,8 @@ export class NodeProxy {
     for (const k of PASS[sub] ?? []) for (const v of q.getAll(k)) out.append(k, v);
     let path: string;
     if (sub === 'portforward') {
+      // PodPortForwardOptions.ports become the kubelet's `port` parameters (PortForwardLocation).
+      for (const p of portForwardPorts(q)) out.append('port', String(p));
       path = `/portForward/${enc(ns)}/${enc(name)}`;
     } else {
       const container = pickContainer(pod, q.get('container'), sub);
@@ -121,6 +123,21 @@ export class NodeProxy {
 }
 
 function enc(s: string): string { return encodeURIComponent(s); }
+
+/** The `ports` of a portforward request (repeated or comma-separated), validated as Kubernetes does. */
+export function portForwardPorts(q: URLSearchParams): number[] {
+  const out: number[] = [];
+  for (const v of q.getAll('ports')) {
+    for (const part of v.split(',')) {
+      const t = part.trim();
+      if (!/^\d+$/.test(t)) throw badRequest(`strconv.ParseInt: parsing "${t}": invalid syntax`);
+      const n = Number(t);
+      if (n < 1 || n > 65535) throw badRequest(`ports: Invalid value: ${n}: must be between 1 and 65535, inclusive`);
+      out.push(n);
+    }
+  }
+  return out;
+}
 
 /** The container a stream is for: named, the default-container annotation, or the only one. */
 export function pickContainer(pod: any, requested: string | null, sub: string): string {
