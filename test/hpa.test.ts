@@ -1,7 +1,8 @@
 /**
  * The HorizontalPodAutoscaler controller end to end, on a FakeClock, with a fake resource
- * metrics source: the API server cannot register an aggregated metrics.k8s.io API, so samples
- * come through the controller's MetricsReader seam. Scales a Deployment (kubectl autoscale,
+ * metrics source: simulated nodes run no containers to measure, so the built-in metrics-server
+ * is disabled and samples come through the controller's MetricsReader seam (test/metrics.test.ts
+ * scales on the real metrics.k8s.io). Scales a Deployment (kubectl autoscale,
  * kubectl 1.33) up on high CPU through the scale subresource, holds a scale-down for the 300 s
  * stabilization window, then scales down; status, conditions and Events as Kubernetes'.
  */
@@ -55,7 +56,7 @@ const status = async () => (await cp.client.get(R.horizontalpodautoscalers, 'def
 const cond = (s: any, type: string) => s.conditions.find((c: any) => c.type === type);
 
 before(async () => {
-  cluster = await startTestCluster({ disable: ['horizontalpodautoscaler'] });
+  cluster = await startTestCluster({ disable: ['horizontalpodautoscaler', 'metrics-server'] });
   ({ cp, sim, kubectl } = cluster);
   await sim.addNodes(2, 'h', { capacity: { cpu: '8', memory: '16Gi', pods: '50' } });
   informers = new InformerFactory(cp.client);

@@ -22,6 +22,9 @@ import { AgentServer } from './server.js';
 import { PodRuntime } from './runtime.js';
 import { engineExec } from './checks.js';
 import { ProbeManager, probeCheck } from './probes.js';
+import { StatsProvider } from './metrics/stats.js';
+import { KubeletMetrics } from './metrics/kubelet.js';
+import { metricsRoutes } from './metrics/routes.js';
 
 /** Options of a node agent. */
 export interface NodeAgentOptions {
@@ -57,6 +60,10 @@ export class NodeAgent {
   readonly node: NodeReporter;
   readonly pods: PodManager;
   readonly probes: ProbeManager;
+  /** Resource statistics from the cgroups (served at /metrics/resource and /stats/summary). */
+  readonly stats: StatsProvider;
+  /** The agent's own Prometheus metrics (served at /metrics). */
+  readonly metrics: KubeletMetrics;
   private readonly recorder: ApiEventRecorder;
   private allocatable?: Record<string, string>;
   private server?: AgentServer;
@@ -105,6 +112,8 @@ export class NodeAgent {
         return { servers: opts.clusterDNS, search: [`${ns}.svc.${domain}`, `svc.${domain}`, domain], options: ['ndots:5'] };
       },
     }, { relistMs: opts.relistMs });
+    this.stats = new StatsProvider(this.runtime);
+    this.metrics = new KubeletMetrics({ nodeName: opts.nodeName, runtime: this.runtime, pods: this.pods.informer, now: () => clock.now() });
   }
 
   /** Whether pods can run: the OCI runtime answers and the pod network's config loads. */
@@ -120,7 +129,8 @@ export class NodeAgent {
   /** Registers the node, recovers and adopts the pods' containers, and starts running pods. */
   async start(): Promise<void> {
     if (this.opts.serve !== false) {
-      this.server = new AgentServer({ root: this.opts.root, nodeName: this.opts.nodeName, engine: this.engine, sandboxes: this.sandboxes, clientCA: this.opts.client.creds.ca ?? '', ...(this.opts.serve ?? {}) });
+      const routes = metricsRoutes({ nodeName: this.opts.nodeName, stats: this.stats, registry: this.metrics.registry, log: this.opts.log });
+      this.server = new AgentServer({ root: this.opts.root, nodeName: this.opts.nodeName, engine: this.engine, sandboxes: this.sandboxes, clientCA: this.opts.client.creds.ca ?? '', routes, ...(this.opts.serve ?? {}) });
       await this.server.start();
     }
     await this.node.start();

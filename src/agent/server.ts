@@ -62,7 +62,11 @@ export class AgentServer {
   /** The port bound. */
   port = 0;
 
-  constructor(private readonly o: { root: string; nodeName: string; engine: ContainerEngine; sandboxes: SandboxManager; clientCA: Buffer | string; host?: string; port?: number }) {}
+  constructor(private readonly o: {
+    root: string; nodeName: string; engine: ContainerEngine; sandboxes: SandboxManager; clientCA: Buffer | string; host?: string; port?: number;
+    /** More GET endpoints by path (the metrics ones, metrics/routes.ts). */
+    routes?: Record<string, (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => Promise<void>>;
+  }) {}
 
   /** Listens (default port 10250, as the kubelet). */
   async start(): Promise<void> {
@@ -106,6 +110,8 @@ export class AgentServer {
     const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (req.method === 'GET' && segs[0] === 'containerLogs' && segs.length === 4) return this.logs(req, res, segs[1], segs[2], segs[3], url.searchParams);
     if (req.method === 'GET' && url.pathname === '/healthz') return text(res, 200, 'ok');
+    const extra = req.method === 'GET' ? this.o.routes?.[url.pathname] : undefined;
+    if (extra) return extra(req, res, url.searchParams);
     return text(res, 404, '404 page not found');
   }
 

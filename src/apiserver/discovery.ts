@@ -5,14 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { verbsOf, groupVersion, type ResourceInfo } from './resources.js';
-import type { Catalog } from './catalog.js';
+import type { DiscoveryCatalog } from './aggregated.js';
 
 /** The `/api` document. */
 export function apiVersions(serverAddress: string) {
   return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
 }
 
-function groups(catalog: Catalog): Map<string, string[]> {
+function groups(catalog: DiscoveryCatalog): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const r of catalog.all()) {
     if (!r.group) continue;
@@ -29,12 +29,12 @@ function group(name: string, versions: string[]) {
 }
 
 /** The `/apis` document. */
-export function apiGroupList(catalog: Catalog) {
+export function apiGroupList(catalog: DiscoveryCatalog) {
   return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups(catalog)].map(([n, vs]) => group(n, vs)) };
 }
 
 /** The `/apis/<group>` document, or undefined when the group is not served. */
-export function apiGroup(catalog: Catalog, name: string) {
+export function apiGroup(catalog: DiscoveryCatalog, name: string) {
   const vs = groups(catalog).get(name);
   return vs ? { kind: 'APIGroup', apiVersion: 'v1', ...group(name, vs) } : undefined;
 }
@@ -46,6 +46,10 @@ const POD_STREAMS: [string, string, string[]][] = [
   ['log', 'Pod', ['get']], ['exec', 'PodExecOptions', ['create', 'get']],
   ['attach', 'PodAttachOptions', ['create', 'get']], ['portforward', 'PodPortForwardOptions', ['create', 'get']],
 ];
+
+// nodes/proxy (nodeproxy.ts), relayed to the node's agent.
+const isNodes = (r: ResourceInfo) => r.group === '' && r.resource === 'nodes';
+const PROXY_VERBS = ['create', 'delete', 'get', 'patch', 'update'];
 
 /** The APIResourceList entries of one resource (itself and its subresources). */
 function entries(r: ResourceInfo) {
@@ -61,11 +65,12 @@ function entries(r: ResourceInfo) {
   if (r.subresources?.binding) out.push({ name: `${r.resource}/binding`, singularName: '', ...base, kind: 'Binding', verbs: ['create'] });
   if (r.subresources?.binding) for (const [s, kind, verbs] of POD_STREAMS) out.push({ name: `${r.resource}/${s}`, singularName: '', ...base, kind, verbs });
   if (r.subresources?.binding) out.push({ name: `${r.resource}/eviction`, singularName: '', ...base, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
+  if (isNodes(r)) out.push({ name: 'nodes/proxy', singularName: '', ...base, kind: 'NodeProxyOptions', verbs: PROXY_VERBS });
   return out;
 }
 
 /** The APIResourceList of a group-version, or undefined when it is not served. */
-export function apiResourceList(catalog: Catalog, gv: string) {
+export function apiResourceList(catalog: DiscoveryCatalog, gv: string) {
   const rs = catalog.byGroupVersion().get(gv);
   if (!rs) return undefined;
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources: rs.flatMap(entries) };
@@ -92,6 +97,7 @@ function aggregatedResource(r: ResourceInfo) {
   if (r.subresources?.binding) sub.push({ subresource: 'binding', responseKind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] });
   if (r.subresources?.binding) for (const [s, kind, verbs] of POD_STREAMS) sub.push({ subresource: s, responseKind: { group: '', version: 'v1', kind }, verbs });
   if (r.subresources?.binding) sub.push({ subresource: 'eviction', responseKind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] });
+  if (isNodes(r)) sub.push({ subresource: 'proxy', responseKind: { group: '', version: 'v1', kind: 'NodeProxyOptions' }, verbs: PROXY_VERBS });
   return {
     resource: r.resource, responseKind: { group: r.group, version: r.version, kind: r.kind },
     scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular, verbs: verbsOf(r),
@@ -104,7 +110,7 @@ function aggregatedResource(r: ResourceInfo) {
  * Aggregated discovery (`APIGroupDiscoveryList`) of the core group (`/api`) or of every named
  * group (`/apis`): one response instead of one per group-version.
  */
-export function aggregatedDiscovery(catalog: Catalog, core: boolean, version: string) {
+export function aggregatedDiscovery(catalog: DiscoveryCatalog, core: boolean, version: string) {
   const groupsInOrder: string[] = [];
   const byGroup = new Map<string, Map<string, ResourceInfo[]>>();
   for (const r of catalog.all()) {

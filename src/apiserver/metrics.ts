@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics at `/metrics` (authenticated, as on the real server), named as
  * kube-apiserver names them: request counts and latencies by verb, group, resource and code,
- * and the number of open watches.
+ * and the number of open watches; plus whatever registries the composition adds (the
+ * scheduler's and controllers' metrics when they run in the same process).
  */
 import { Registry, Counter, Histogram, Gauge } from 'prom-client';
 
@@ -22,9 +23,13 @@ export class ApiMetrics {
   /** A watch started (+1) or ended (-1). */
   watch(delta: number): void { this.watches.inc({ verb: 'WATCH' }, delta); }
 
+  /** `extra`: more registries to serve with the server's own. */
+  constructor(private readonly extra: Registry[] = []) {}
+
   /** The text exposition. */
   async text(): Promise<{ body: string; contentType: string }> {
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    const all = this.extra.length ? Registry.merge([this.registry, ...this.extra]) : this.registry;
+    return { body: await all.metrics(), contentType: this.registry.contentType };
   }
 }
 

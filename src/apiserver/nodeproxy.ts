@@ -23,6 +23,7 @@ import type { Storage } from './storage.js';
 import { BUILTIN, objectKey } from './resources.js';
 import { decode } from './storage.js';
 import { ApiError, badRequest, notFound } from './status.js';
+import { kubeletEndpoint } from '../core/kubelet.js';
 
 const PODS = BUILTIN.find((r) => r.resource === 'pods' && r.group === '')!;
 const NODES = BUILTIN.find((r) => r.resource === 'nodes')!;
@@ -68,13 +69,10 @@ export class NodeProxy {
     if (!nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
     const node = await this.storage.backend.get(objectKey(NODES, undefined, nodeName));
     if (!node.kv) throw new ApiError(404, 'NotFound', `nodes "${nodeName}" not found`, { name: nodeName, kind: 'nodes' });
-    const n = decode(node.kv);
-    const port = n.status?.daemonEndpoints?.kubeletEndpoint?.Port;
-    const addrs: any[] = n.status?.addresses ?? [];
-    const host = (addrs.find((a) => a.type === 'InternalIP') ?? addrs.find((a) => a.type === 'Hostname'))?.address;
-    if (!port || !host) throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has no reachable agent endpoint (status.daemonEndpoints.kubeletEndpoint.Port)`);
+    const ep = kubeletEndpoint(decode(node.kv));
+    if (!ep) throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has no reachable agent endpoint (status.daemonEndpoints.kubeletEndpoint.Port)`);
     const qs = out.toString();
-    return { host, port, path: qs ? `${path}?${qs}` : path };
+    return { ...ep, path: qs ? `${path}?${qs}` : path };
   }
 
   /** Serves GET pods/{name}/log by streaming the agent's answer. */
@@ -93,6 +91,34 @@ export class NodeProxy {
       req.on('close', () => up.destroy());
       res.on('close', () => up.destroy());
       up.end();
+    });
+  }
+
+  /**
+   * Serves `nodes/{name}/proxy/{path}` as kube-apiserver does: the request (any method, its
+   * body and headers less the client's credentials) relayed to the node's agent, the answer
+   * streamed back as it comes (e.g. `/metrics/resource`, `/stats/summary`).
+   */
+  async proxyNode(req: IncomingMessage, res: ServerResponse, nodeName: string, path: string, search: string): Promise<void> {
+    const node = await this.storage.backend.get(objectKey(NODES, undefined, nodeName));
+    if (!node.kv) throw notFound(NODES, nodeName);
+    const ep = kubeletEndpoint(decode(node.kv));
+    if (!ep) throw new ApiError(503, 'ServiceUnavailable', `node ${nodeName} has no reachable agent endpoint (status.daemonEndpoints.kubeletEndpoint.Port)`);
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: `${ep.host}:${ep.port}` };
+    delete headers.authorization;
+    await new Promise<void>((done, fail) => {
+      const up = https.request({ host: ep.host, port: ep.port, path: `${path || '/'}${search}`, method: req.method, headers, cert: this.creds.cert, key: this.creds.key, rejectUnauthorized: false }, (ures) => {
+        const out = { ...ures.headers };
+        delete out.connection;
+        delete out['transfer-encoding'];
+        res.writeHead(ures.statusCode ?? 502, out);
+        ures.pipe(res);
+        ures.on('end', done);
+        ures.on('error', done);
+      });
+      up.on('error', (err) => fail(new ApiError(503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`)));
+      res.on('close', () => up.destroy());
+      req.pipe(up);
     });
   }
 

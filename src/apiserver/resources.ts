@@ -21,6 +21,8 @@ export interface ResourceInfo {
   custom?: boolean;
   /** Create-only reviews answered on the spot and never stored (access and token reviews). */
   review?: boolean;
+  /** The verbs, when not every stored resource's (an aggregated API's). */
+  verbs?: string[];
   /** Extra printer columns (CRDs' additionalPrinterColumns): JSONPath into the object. */
   printerColumns?: { name: string; type: string; jsonPath: string; priority?: number; description?: string }[];
 }
@@ -35,8 +37,8 @@ export interface ScalePaths {
 /** The verbs every stored resource accepts. */
 export const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
-/** The verbs of a resource (reviews are create-only). */
-export const verbsOf = (r: { review?: boolean }) => (r.review ? ['create'] : VERBS);
+/** The verbs of a resource (reviews are create-only; aggregated APIs say theirs). */
+export const verbsOf = (r: { review?: boolean; verbs?: string[] }) => r.verbs ?? (r.review ? ['create'] : VERBS);
 
 const STD_SCALE: ScalePaths = { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' };
 

@@ -27,6 +27,9 @@ import { NodeProxy, STREAM_SUBRESOURCES } from './nodeproxy.js';
 import { bootstrapPriorityClasses } from './admission/pods.js';
 import { reconcileKubernetesService } from './kubernetes-service.js';
 import { evictPod } from './admission/eviction.js';
+import { AggregatedApis } from './aggregated.js';
+import type { AggregatedApi } from '../core/aggregated.js';
+import type { Registry } from 'prom-client';
 
 /** How to run the server. */
 export interface ApiServerOptions {
@@ -42,6 +45,8 @@ export interface ApiServerOptions {
   backend?: Backend;
   /** Interval of watch BOOKMARK events (default 60 s). */
   bookmarkMs?: number;
+  /** More Prometheus registries served at /metrics beside the server's own (the scheduler's, the controllers'). */
+  metricsRegistries?: Registry[];
 }
 
 /** A running server. */
@@ -50,6 +55,8 @@ export interface ApiServer {
   port: number;
   kubeconfig: string;
   credentials: Credentials;
+  /** Serves an aggregated API group-version (as an APIService would); returns its removal. */
+  aggregate(api: AggregatedApi): () => void;
   /** Stops accepting, ends watches, closes the store. */
   close(): Promise<void>;
 }
@@ -87,6 +94,8 @@ function authenticate(req: IncomingMessage, token: Buffer): User | undefined {
 }
 
 const HEALTH = /^\/(healthz|livez|readyz)(\/.*)?$/;
+/** nodes/{name}/proxy/{path}: relayed to the node's agent. */
+const NODE_PROXY = /^\/api\/v1\/nodes\/([^/]+)\/proxy(\/.*)?$/;
 
 /** Starts the API server; resolves once it listens. */
 export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
@@ -113,7 +122,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   // Node agents are reached with the admin identity (O=system:masters), as kube-apiserver's kubelet client.
   const nodeProxy = new NodeProxy(storage, { cert: creds0.adminCert, key: creds0.adminKey });
   const isPodStream = (r: ResourcePathT) => r.group === '' && r.resource === 'pods' && !!r.name && !!r.namespace && STREAM_SUBRESOURCES.has(r.subresource ?? '');
-  const metrics = new ApiMetrics();
+  const metrics = new ApiMetrics(o.metricsRegistries);
+  const aggregated = new AggregatedApis();
   const openapi = new OpenApiCache(() => ({ version: catalog.version, byGv: catalog.byGroupVersion(), schemaOf: catalog.schemaOf }));
 
   const token = Buffer.from(creds0.token);
@@ -129,6 +139,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     const user = authenticate(req, token);
     if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
     Object.assign(req, { user, token: creds0.token }); // for access and token reviews
+    const np = NODE_PROXY.exec(url.pathname);
+    if (np) return nodeProxy.proxyNode(req, res, decodeURIComponent(np[1]), np[2] ?? '/', url.search);
     const r = parseResourcePath(path);
     if (r && r.group === '' && r.resource === 'pods' && r.subresource === 'eviction' && r.name && r.namespace) {
       if (req.method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
@@ -148,6 +160,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         if (watching) metrics.watch(-1);
         metrics.observe(labels, res.statusCode, Number(process.hrtime.bigint() - t0) / 1e9);
       });
+      const agg = aggregated.find(r.group, r.version);
+      if (agg) return aggregated.serve(req, res, agg, r, url.searchParams);
       return handlers.handle(req, res, r, url.searchParams);
     }
     if (path === '/metrics') {
@@ -160,11 +174,11 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     if (path === '/api' || path === '/apis') {
       const agg = wantsAggregated(req.headers.accept);
       if (agg) {
-        const body = JSON.stringify(aggregatedDiscovery(catalog, path === '/api', agg));
+        const body = JSON.stringify(aggregatedDiscovery(aggregated.view(catalog), path === '/api', agg));
         res.writeHead(200, { 'Content-Type': `application/json;g=apidiscovery.k8s.io;v=${agg};as=APIGroupDiscoveryList`, 'Content-Length': Buffer.byteLength(body), Vary: 'Accept', 'Cache-Control': 'no-cache, private' });
         return void res.end(body);
       }
-      return send(res, 200, path === '/api' ? apiVersions(address) : apiGroupList(catalog), false, { Vary: 'Accept' });
+      return send(res, 200, path === '/api' ? apiVersions(address) : apiGroupList(aggregated.view(catalog)), false, { Vary: 'Accept' });
     }
     if (path === '/openapi/v3') return send(res, 200, openapi.index());
     if (path.startsWith('/openapi/v3/')) {
@@ -182,15 +196,15 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     }
     const segs = path.split('/').filter(Boolean);
     if (segs[0] === 'api' && segs.length === 2) {
-      const list = apiResourceList(catalog, segs[1]);
+      const list = apiResourceList(aggregated.view(catalog), segs[1]);
       if (list) return send(res, 200, list);
     }
     if (segs[0] === 'apis' && segs.length === 2) {
-      const g = apiGroup(catalog, segs[1]);
+      const g = apiGroup(aggregated.view(catalog), segs[1]);
       if (g) return send(res, 200, g);
     }
     if (segs[0] === 'apis' && segs.length === 3) {
-      const list = apiResourceList(catalog, `${segs[1]}/${segs[2]}`);
+      const list = apiResourceList(aggregated.view(catalog), `${segs[1]}/${segs[2]}`);
       if (list) return send(res, 200, list);
     }
     // /openapi/v2 as JSON is not offered: every kubectl asks for the protobuf form.
@@ -248,6 +262,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const compactor = opened.serverCompacts ? startCompactor(backend) : undefined;
   return {
     url, port, kubeconfig: creds.kubeconfig, credentials: creds,
+    aggregate: (api) => aggregated.add(api),
     async close() {
       clearInterval(compactor);
       nsc?.stop();

@@ -56,3 +56,16 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void | n
     }
   };
 }
+
+/** A duration flag ("15s", "1m30s", "500ms", or plain seconds) in ms, > 0; ExitError otherwise. */
+export function durationFlag(flag: string, value: string): number {
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let ms = NaN;
+  if (/^\d+(\.\d+)?$/.test(value)) ms = Number(value) * 1000;
+  else if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) {
+    ms = 0;
+    for (const [, n, u] of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * unit[u];
+  }
+  if (!(ms > 0)) throw new ExitError(`invalid --${flag} ${JSON.stringify(value)}: want a duration such as 15s`);
+  return ms;
+}

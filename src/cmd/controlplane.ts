@@ -1,9 +1,12 @@
 /**
  * The control plane in one process, as k3s' server: the API server, then the scheduler and
  * the controllers as API clients of it (over HTTPS with the admin credentials, exactly as an
- * out-of-process controller would talk to it). `skiff server` and (later) `skiff up` start
- * it; tests and benchmarks start it in-process. Components load lazily, so a CLI that does
- * not run a server never loads them.
+ * out-of-process controller would talk to it), and the built-in metrics-server, whose
+ * metrics.k8s.io the API server serves as an aggregated API. `skiff server` and `skiff up`
+ * start it; tests and benchmarks start it in-process. Components load lazily, so a CLI that
+ * does not run a server never loads them. One Prometheus registry, made here, collects the
+ * scheduler's, controllers' and metrics-server's metrics; the API server serves it at /metrics
+ * with its own.
  */
 import { ApiClient } from '../client/client.js';
 import type { ApiServer, ApiServerOptions } from '../apiserver/server.js';
@@ -11,6 +14,7 @@ import { InformerFactory } from '../controllers/runtime/informer.js';
 import { ApiEventRecorder } from '../controllers/runtime/events.js';
 import { realClock, type Clock } from '../controllers/runtime/clock.js';
 import { silentLog, type ControllerContext, type Logger } from '../controllers/runtime/controller.js';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Something started by the control plane. */
 interface Running { stop(): void }
@@ -19,6 +23,10 @@ interface Running { stop(): void }
 export interface ControllerTuning {
   /** A node whose Lease is older than this is NotReady (Kubernetes: 40-50 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** How often each HorizontalPodAutoscaler is evaluated (Kubernetes: 15 s). */
+  hpaSyncPeriodMs?: number;
+  /** How often the metrics-server scrapes the nodes (metrics-server: 15 s). */
+  metricResolutionMs?: number;
 }
 
 /** A component: its name (for --disable) and how to start it. */
@@ -60,15 +68,21 @@ const COMPONENTS: Component[] = [
   {
     // Its options are its own (metrics source, sync period), not the controllers' tuning.
     name: 'horizontalpodautoscaler', group: 'controllers',
-    async start(ctx) { const { HorizontalPodAutoscalerController } = await import('../controllers/hpa/hpa.js'); return new HorizontalPodAutoscalerController(ctx).run(); },
+    async start(ctx, tuning) {
+      const { HorizontalPodAutoscalerController } = await import('../controllers/hpa/hpa.js');
+      return new HorizontalPodAutoscalerController(ctx, { hpaSyncPeriodMs: tuning.hpaSyncPeriodMs }).run();
+    },
   },
   controller('endpointslice', async () => (await import('../controllers/endpoints/endpointslice.js')).EndpointSliceController),
   controller('endpoints', async () => (await import('../controllers/endpoints/endpoints.js')).EndpointsController),
 ];
 
+/** The built-in metrics-server's name for --disable. */
+const METRICS_SERVER = 'metrics-server';
+
 /** Names accepted by --disable. */
 export function componentNames(): string[] {
-  return [...new Set(['scheduler', 'controllers', ...COMPONENTS.map((c) => c.name)])];
+  return [...new Set(['scheduler', 'controllers', ...COMPONENTS.map((c) => c.name), METRICS_SERVER])];
 }
 
 /** How to run the control plane. */
@@ -89,6 +103,8 @@ export interface ControlPlane {
   client: ApiClient;
   /** Names of the components running. */
   components: string[];
+  /** The scheduler's, controllers' and metrics-server's Prometheus metrics (served at the API server's /metrics). */
+  metrics: Registry;
   /** Stops the components, then the API server. */
   stop(): Promise<void>;
 }
@@ -100,13 +116,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (!componentNames().includes(d)) throw new Error(`unknown component ${JSON.stringify(d)} (known: ${componentNames().join(', ')})`);
   }
   const { startApiServer } = await import('../apiserver/server.js');
-  const api = await startApiServer(opts);
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const api = await startApiServer({ ...opts, metricsRegistries: [...(opts.metricsRegistries ?? []), metrics] });
   const client = await ApiClient.fromKubeconfig(api.kubeconfig);
   const clock = opts.clock ?? realClock;
   const log = opts.log ?? silentLog;
   const informers = new InformerFactory(client, { onError: (err) => log.debug({ err: String(err) }, 'watch failed') });
   const recorder = new ApiEventRecorder(client, 'skiff-controller-manager', clock);
-  const ctx: ControllerContext = { client, informers, clock, recorder, log };
+  const ctx: ControllerContext = { client, informers, clock, recorder, log, metrics };
   const running: Running[] = [];
   const names: string[] = [];
   try {
@@ -114,6 +132,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       if (disable.has(c.name) || disable.has(c.group)) continue;
       running.push(await c.start(ctx, opts.tuning ?? {}));
       names.push(c.name);
+    }
+    if (!disable.has(METRICS_SERVER)) {
+      const { MetricsServer } = await import('../metrics/server.js');
+      const ms = new MetricsServer({
+        informers, clock, log, registry: metrics, resolutionMs: opts.tuning?.metricResolutionMs,
+        credentials: { cert: api.credentials.adminCert, key: api.credentials.adminKey },
+      });
+      const unregister = api.aggregate(ms.api);
+      running.push({ stop() { unregister(); ms.stop(); } });
+      ms.run();
+      names.push(METRICS_SERVER);
     }
     if (opts.dns) {
       const { ClusterDns } = await import('../dns/server.js');
@@ -131,7 +160,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     throw err;
   }
   return {
-    api, client, components: names,
+    api, client, components: names, metrics,
     async stop() {
       for (const r of running.reverse()) r.stop();
       informers.stop();

@@ -4,7 +4,7 @@
  * SIGTERM/SIGINT, then stops cleanly (components, listener, watches, store).
  */
 import type { Command } from 'commander';
-import { action, rootOf, ExitError } from './context.js';
+import { action, rootOf, ExitError, durationFlag } from './context.js';
 
 /** Registers this module's subcommands on the root program. */
 export function register(program: Command): void {
@@ -17,8 +17,10 @@ export function register(program: Command): void {
     .option('--disable <names>', 'components not to run, comma-separated: scheduler, controllers, or one controller', '')
     .option('--node-monitor-grace-period <seconds>', 'a node whose lease is older than this is NotReady', '40')
     .option('--dns-listen <host:port>', 'serve cluster DNS (cluster.local) on this address')
+    .option('--metric-resolution <duration>', 'how often the metrics-server scrapes the nodes', '15s')
+    .option('--horizontal-pod-autoscaler-sync-period <duration>', 'how often each HorizontalPodAutoscaler is evaluated', '15s')
     .option('--log-level <level>', 'component log level (debug, info, warn, error, silent)', 'info')
-    .action(action(async (opts: { listen: string; port: string; store?: string; disable: string; nodeMonitorGracePeriod: string; logLevel: string; dnsListen?: string }, cmd: Command) => {
+    .action(action(async (opts: { listen: string; port: string; store?: string; disable: string; nodeMonitorGracePeriod: string; logLevel: string; dnsListen?: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string }, cmd: Command) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new ExitError(`invalid --port ${JSON.stringify(opts.port)}: want 0-65535`);
       const grace = Number(opts.nodeMonitorGracePeriod);
@@ -36,7 +38,12 @@ export function register(program: Command): void {
         if (!m || Number(m[2]) > 65535) throw new ExitError(`invalid --dns-listen ${JSON.stringify(opts.dnsListen)}: want HOST:PORT`);
         dns = { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
       }
-      const cp = await startControlPlane({ root: rootOf(cmd), listen: opts.listen, port, store: opts.store, disable, log, dns, tuning: { nodeMonitorGracePeriodMs: grace * 1000 } });
+      const tuning = {
+        nodeMonitorGracePeriodMs: grace * 1000,
+        metricResolutionMs: durationFlag('metric-resolution', opts.metricResolution),
+        hpaSyncPeriodMs: durationFlag('horizontal-pod-autoscaler-sync-period', opts.horizontalPodAutoscalerSyncPeriod),
+      };
+      const cp = await startControlPlane({ root: rootOf(cmd), listen: opts.listen, port, store: opts.store, disable, log, dns, tuning });
       const server = cp.api;
       process.stdout.write(`skiff: API server listening on ${server.url}\nskiff: kubeconfig: ${server.kubeconfig}\nskiff: running ${cp.components.join(', ') || 'no controllers'}\n`);
       await new Promise<void>((done) => {

@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { action, rootOf, ExitError } from './context.js';
+import { action, rootOf, ExitError, durationFlag } from './context.js';
 import { writeFileAtomic } from '../lib/atomic.js';
 import { processAlive } from '../lib/process.js';
 
@@ -54,11 +54,17 @@ export function register(program: Command): void {
     .option('--port <port>', 'API server port (0: any free port)', '6443')
     .option('--node-name <name>', 'this node\'s name', os.hostname().toLowerCase())
     .option('--disable <names>', 'control-plane components not to run (see skiff server)', '')
-    .action(action(async (opts: { listen: string; port: string; nodeName: string; disable: string }, cmd: Command) => {
+    .option('--metric-resolution <duration>', 'how often the metrics-server scrapes the node', '15s')
+    .option('--horizontal-pod-autoscaler-sync-period <duration>', 'how often each HorizontalPodAutoscaler is evaluated', '15s')
+    .action(action(async (opts: { listen: string; port: string; nodeName: string; disable: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string }, cmd: Command) => {
       const root = rootOf(cmd);
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new ExitError(`invalid --port ${JSON.stringify(opts.port)}: want 0-65535`);
       if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(opts.nodeName)) throw new ExitError(`invalid --node-name ${JSON.stringify(opts.nodeName)}: want a DNS subdomain`);
+      const tuning = {
+        metricResolutionMs: durationFlag('metric-resolution', opts.metricResolution),
+        hpaSyncPeriodMs: durationFlag('horizontal-pod-autoscaler-sync-period', opts.horizontalPodAutoscalerSyncPeriod),
+      };
       const other = await runningPid(root);
       if (other) throw new ExitError(`a skiff up is already running on ${root} (pid ${other})`);
       await fs.mkdir(root, { recursive: true });
@@ -79,7 +85,7 @@ export function register(program: Command): void {
       const stops: (() => unknown)[] = [];
       const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve().then(f).catch(() => {}); };
       try {
-        const cp = await startControlPlane({ root, listen: opts.listen, port, disable, log });
+        const cp = await startControlPlane({ root, listen: opts.listen, port, disable, log, tuning });
         stops.push(() => cp.stop());
         const informers = new InformerFactory(cp.client);
         stops.push(() => informers.stop());

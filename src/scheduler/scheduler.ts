@@ -21,6 +21,7 @@ import { defaultBinder } from './plugins/binder.js';
 import { NO_NODES, runCycle } from './cycle.js';
 import { defaultPreemption, priorityOf } from './preemption.js';
 import { SchedulingQueue, type QueueOptions } from './queue.js';
+import { SchedulerMetrics } from './metrics.js';
 
 /** The schedulerName this scheduler serves. */
 export const SCHEDULER_NAME = 'default-scheduler';
@@ -53,6 +54,7 @@ export class Scheduler {
   private readonly nominated = new Map<string, string>();
   private readonly queue: SchedulingQueue;
   private readonly plugins: Plugin[];
+  private readonly metrics: SchedulerMetrics;
   private binds = 0;
   private bindWaiters: (() => void)[] = [];
   private stopped = false;
@@ -67,6 +69,7 @@ export class Scheduler {
       ...(base.some((p) => p.bind) ? [] : [defaultBinder]),
     ];
     this.queue = new SchedulingQueue(ctx.clock, opts.queue);
+    this.metrics = new SchedulerMetrics(ctx.metrics, ctx.clock, () => this.queue.sizes);
     this.pods = ctx.informers.for(R.pods);
     this.nodes = ctx.informers.for(R.nodes);
     this.classes = ctx.informers.for(R.priorityclasses);
@@ -145,6 +148,7 @@ export class Scheduler {
     if (p.spec?.nodeName) {
       this.queue.delete(key);
       this.nominated.delete(key);
+      if (!this.assumed.has(key)) this.metrics.forget(key);
       if (!counts(p)) { if (this.unplace(key)) this.queue.moveAllToActive(); return; }
       if (this.placed.get(key) !== p.spec.nodeName) this.unplace(key);
       this.assumed.delete(key);
@@ -157,11 +161,11 @@ export class Scheduler {
     // A nomination made before (by an earlier run of the scheduler) still holds room.
     if (p.status?.nominatedNodeName && !this.nominated.has(key)) this.nominated.set(key, p.status.nominatedNodeName);
     if ((p.spec?.schedulerName ?? SCHEDULER_NAME) !== SCHEDULER_NAME) return;
-    if (p.metadata.deletionTimestamp) { this.queue.delete(key); return; }
+    if (p.metadata.deletionTimestamp) { this.queue.delete(key); this.metrics.forget(key); return; }
     const prio = this.priority(p).spec?.priority ?? 0;
     // New pods go to the active queue; a parked pod gets another try when its spec or labels
     // change (not its status: our own PodScheduled=False write must not loop).
-    if (!old) this.queue.add(key, prio);
+    if (!old) { this.queue.add(key, prio); this.metrics.queued(key); }
     else if (JSON.stringify([old.spec, old.metadata.labels]) !== JSON.stringify([p.spec, p.metadata.labels])) this.queue.update(key, prio);
   }
 
@@ -169,6 +173,7 @@ export class Scheduler {
     const key = keyOf(p);
     this.queue.delete(key);
     this.nominated.delete(key);
+    this.metrics.forget(key);
     if (this.unplace(key)) this.queue.moveAllToActive();
   }
 
@@ -200,12 +205,14 @@ export class Scheduler {
     if (!raw || raw.spec?.nodeName || raw.metadata.deletionTimestamp || this.assumed.has(key)) return;
     const pod = this.priority(raw);
     const prio = pod.spec?.priority ?? 0;
+    const started = this.metrics.attempt(key);
     const snap = this.snapshot(pod, key);
     const state: CycleState = new Map();
     const res = runCycle(this.plugins, pod, snap, Math.random, state);
     if (res.node !== undefined) {
       const failed = this.reserve(state, pod, res.node);
       if (failed) {
+        this.metrics.failed(started, failed.code === 'Error' ? 'error' : 'unschedulable');
         this.queue.retryLater(key, prio);
         void this.reportUnschedulable(raw, `0/${snap.nodes.length} nodes are available: ${failed.reasons.join(', ')}.`, failed.code === 'Error' ? 'SchedulerError' : 'Unschedulable');
         return;
@@ -215,10 +222,11 @@ export class Scheduler {
       this.infos.get(res.node)!.addPod(key, bound);
       this.placed.set(key, res.node);
       this.assumed.add(key);
-      void this.bind(state, key, pod, res.node, prio);
+      void this.bind(state, key, pod, res.node, prio, started);
       return;
     }
     this.stats.unschedulable++;
+    this.metrics.failed(started, 'unschedulable');
     let message = res.message;
     let nominate: string | undefined;
     let keep = false;
@@ -226,6 +234,7 @@ export class Scheduler {
       for (const p of this.plugins) {
         const r = p.postFilter?.(state, pod, snap, res.statuses);
         if (!r) continue;
+        this.metrics.preemption(r.code === 'Success' && r.nominatedNode ? r.victims?.length ?? 0 : undefined);
         if (r.code === 'Success' && r.nominatedNode) {
           nominate = r.nominatedNode;
           this.stats.preemptions++;
@@ -263,7 +272,7 @@ export class Scheduler {
     return undefined;
   }
 
-  private async bind(state: CycleState, key: string, pod: KObject, node: string, prio: number): Promise<void> {
+  private async bind(state: CycleState, key: string, pod: KObject, node: string, prio: number, started: number): Promise<void> {
     this.binds++;
     const { namespace, name } = pod.metadata;
     try {
@@ -274,10 +283,12 @@ export class Scheduler {
       if (!status) throw new Error('no bind plugin bound the pod');
       if (status.code !== 'Success') throw new Error(status.reasons.join(', '));
       this.stats.scheduled++;
+      this.metrics.scheduled(key, started);
       this.queue.forget(key);
       this.ctx.recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${node}`);
     } catch (err) {
       this.stats.bindErrors++;
+      this.metrics.failed(started, 'error');
       for (const p of [...this.plugins].reverse()) p.unreserve?.(state, pod, node);
       this.unplace(key);
       const gone = err instanceof ApiStatusError && (err.code === 404 || (err.code === 409 && /already assigned|being deleted/.test(err.message)));

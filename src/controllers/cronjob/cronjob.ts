@@ -27,7 +27,7 @@ export class CronJobController {
   private stopped = false;
 
   constructor(private readonly ctx: ControllerContext) {
-    this.loop = new Controller('cronjob', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log });
+    this.loop = new Controller('cronjob', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log, metrics: ctx.metrics });
     this.cronjobs = ctx.informers.for(R.cronjobs);
     this.jobs = ctx.informers.for(R.jobs);
     this.jobs.addIndex(OWNER_INDEX, (j) => {

@@ -42,8 +42,8 @@ export class JobController {
   private stopped = false;
 
   constructor(private readonly ctx: ControllerContext) {
-    this.loop = new Controller('job', (k) => this.sync(k), { workers: 4, clock: ctx.clock, log: ctx.log });
-    this.orphans = new Controller('job-orphan-pod', (k) => this.syncOrphanPod(k), { workers: 1, clock: ctx.clock, log: ctx.log });
+    this.loop = new Controller('job', (k) => this.sync(k), { workers: 4, clock: ctx.clock, log: ctx.log, metrics: ctx.metrics });
+    this.orphans = new Controller('job-orphan-pod', (k) => this.syncOrphanPod(k), { workers: 1, clock: ctx.clock, log: ctx.log, metrics: ctx.metrics });
     this.expectations = new Expectations(ctx.clock);
     this.podControl = new JobPodControl(ctx);
     this.tracker = new JobStatusTracker(ctx, this.podControl, this.backoff);

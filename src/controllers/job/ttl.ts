@@ -29,7 +29,7 @@ export class TTLAfterFinishedController {
   private stopped = false;
 
   constructor(private readonly ctx: ControllerContext) {
-    this.loop = new Controller('ttl-after-finished', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log });
+    this.loop = new Controller('ttl-after-finished', (k) => this.sync(k), { workers: 2, clock: ctx.clock, log: ctx.log, metrics: ctx.metrics });
     this.jobs = ctx.informers.for(R.jobs);
     const maybe = (j: KObject) => { if (ttlExpiry(j) !== undefined) this.loop.enqueue(j); };
     this.jobs.on({ add: maybe, update: (_o, j) => maybe(j) });

@@ -10,6 +10,8 @@ import { keyOf, type InformerFactory } from './informer.js';
 import { WorkQueue } from './queue.js';
 import { realClock, type Clock } from './clock.js';
 import type { EventRecorder } from './events.js';
+import type { Registry } from 'prom-client';
+import { workqueueMetrics } from './metrics.js';
 
 /** What a controller logs through (pino's shape; `silentLog` drops everything). */
 export interface Logger {
@@ -29,6 +31,8 @@ export interface ControllerContext {
   clock: Clock;
   recorder: EventRecorder;
   log: Logger;
+  /** Where work queues and the scheduler register their Prometheus metrics (none when absent). */
+  metrics?: Registry;
 }
 
 /** A sync may ask to be run again later even when it succeeded (e.g. minReadySeconds). */
@@ -40,6 +44,8 @@ export interface ControllerOptions {
   workers?: number;
   clock?: Clock;
   log?: Logger;
+  /** Registers the queue's workqueue_* metrics (by the controller's name) here. */
+  metrics?: Registry;
 }
 
 /** A named work queue with workers running `sync`. */
@@ -57,7 +63,7 @@ export class Controller {
   constructor(readonly name: string, private readonly sync: (key: string) => Promise<SyncResult>, private readonly opts: ControllerOptions = {}) {
     this.clock = opts.clock ?? realClock;
     this.log = opts.log ?? silentLog;
-    this.queue = new WorkQueue(this.clock);
+    this.queue = new WorkQueue(this.clock, undefined, opts.metrics ? workqueueMetrics(opts.metrics, name, this.clock) : undefined);
   }
 
   /** Queues an object's key (or a key). */
@@ -122,7 +128,7 @@ export abstract class LoopController {
   protected readonly loop: Controller;
 
   constructor(name: string, protected readonly ctx: ControllerContext, workers = 2) {
-    this.loop = new Controller(name, (k) => this.sync(k), { workers, clock: ctx.clock, log: ctx.log });
+    this.loop = new Controller(name, (k) => this.sync(k), { workers, clock: ctx.clock, log: ctx.log, metrics: ctx.metrics });
   }
 
   /** Converges the object with this key. */

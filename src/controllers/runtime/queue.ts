@@ -12,6 +12,17 @@ export interface RateLimit { baseMs: number; maxMs: number }
 /** client-go's default per-item limiter: 5 ms doubling up to 1000 s. */
 export const DEFAULT_RATE_LIMIT: RateLimit = { baseMs: 5, maxMs: 1_000_000 };
 
+/**
+ * What a queue reports, as client-go's workqueue metrics provider sees it: a key entering the
+ * queue (not already waiting), a worker taking it, its processing done, a retry after a failure.
+ */
+export interface QueueMetrics {
+  add(key: string): void;
+  get(key: string): void;
+  done(key: string): void;
+  retry(): void;
+}
+
 /** A deduplicating, rate-limited FIFO of string keys. */
 export class WorkQueue {
   private queue: string[] = [];
@@ -22,17 +33,24 @@ export class WorkQueue {
   private waiters: ((k: string | undefined) => void)[] = [];
   private shutdown = false;
 
-  constructor(private readonly clock: Clock = realClock, private readonly limit: RateLimit = DEFAULT_RATE_LIMIT) {}
+  constructor(private readonly clock: Clock = realClock, private readonly limit: RateLimit = DEFAULT_RATE_LIMIT, private readonly metrics?: QueueMetrics) {}
 
   /** Queues `key` unless it is queued already. */
   add(key: string): void {
     if (this.shutdown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.metrics?.add(key);
     if (this.processing.has(key)) return;
+    this.push(key);
+  }
+
+  /** Hands a dirty key to a waiting worker, else queues it. */
+  private push(key: string): void {
     const w = this.waiters.shift();
     if (w) {
       this.dirty.delete(key);
       this.processing.add(key);
+      this.metrics?.get(key);
       w(key);
     } else this.queue.push(key);
   }
@@ -53,6 +71,7 @@ export class WorkQueue {
   addRateLimited(key: string): void {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
+    this.metrics?.retry();
     this.addAfter(key, Math.min(this.limit.maxMs, this.limit.baseMs * 2 ** n));
   }
 
@@ -69,6 +88,7 @@ export class WorkQueue {
     if (key !== undefined) {
       this.dirty.delete(key);
       this.processing.add(key);
+      this.metrics?.get(key);
       return Promise.resolve(key);
     }
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -77,10 +97,8 @@ export class WorkQueue {
   /** Marks `key` processed; if it was added meanwhile it goes back in the queue. */
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.has(key)) {
-      this.dirty.delete(key);
-      this.add(key);
-    }
+    this.metrics?.done(key);
+    if (this.dirty.has(key) && !this.shutdown) this.push(key);
   }
 
   /** Keys waiting (not counting those being processed or delayed). */

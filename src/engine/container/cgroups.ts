@@ -48,60 +48,105 @@ async function readNum(file: string): Promise<number | undefined> {
   }
 }
 
-async function readKeyed(file: string): Promise<Record<string, number>> {
+/** Parses a flat keyed file ("key value" per line: memory.stat, cpu.stat, memory.events). */
+export function parseKeyed(text: string): Record<string, number> {
   const out: Record<string, number> = {};
-  try {
-    for (const line of (await fs.readFile(file, 'utf8')).split('\n')) {
-      const [k, v] = line.trim().split(/\s+/);
-      if (k && v !== undefined) out[k] = Number(v);
-    }
-  } catch {
-    // absent: no stats
+  for (const line of text.split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined) out[k] = Number(v);
   }
   return out;
 }
 
-/** A container's resource usage, read from its cgroup. */
+async function readKeyed(file: string): Promise<Record<string, number> | undefined> {
+  try {
+    return parseKeyed(await fs.readFile(file, 'utf8'));
+  } catch {
+    return undefined; // absent: no stats
+  }
+}
+
+/** A cgroup's resource usage, as cadvisor derives it from the cgroup files. */
 export interface CgroupStats {
-  /** Total CPU time used, in nanoseconds. */
+  /** Total CPU time used, in nanoseconds (cpuacct.usage; v2 cpu.stat usage_usec). */
   cpuNs: number;
-  /** Memory in use, bytes (page cache that can be dropped excluded, like docker). */
+  /** The working set, bytes: usage minus inactive file pages (page cache that can be dropped), as cadvisor and docker. */
   memoryBytes: number;
+  /** Memory charged to the cgroup, bytes (memory.usage_in_bytes; v2 memory.current). */
+  memoryUsage: number;
+  /** Anonymous memory and swap cache, bytes (v1 total_rss; v2 anon). */
+  rssBytes: number;
+  /** Page faults, and the major ones. */
+  pageFaults: number;
+  majorPageFaults: number;
   /** Memory limit, bytes (Infinity when unlimited). */
   memoryLimit: number;
   /** Processes and threads in the cgroup. */
   pids: number;
+  /** Whether the cgroup's CPU and memory files were there (false: a cgroup that is gone). */
+  found: boolean;
+}
+
+/** Where to read a cgroup: the mount (default /sys/fs/cgroup), its layout, the cgroup's path in it. */
+export interface CgroupRef {
+  base?: string;
+  mode?: CgroupMode;
+  /** `/skiff/<id>` for a container, `/` for the root (the whole machine). */
+  path: string;
+}
+
+/**
+ * Reads a cgroup's statistics; zeros (found false) for a cgroup that is gone. v2's root cgroup
+ * has no memory.current: its usage is anon + file from the root memory.stat, as runc computes it.
+ */
+export async function readCgroupStats(ref: CgroupRef): Promise<CgroupStats> {
+  const base = ref.base ?? CG;
+  const mode = ref.mode ?? cgroupMode();
+  if (mode === 'v2') {
+    const f = (file: string) => path.join(base, ref.path, file);
+    const [cpu, current, stat, max, pids] = await Promise.all([readKeyed(f('cpu.stat')), readNum(f('memory.current')), readKeyed(f('memory.stat')), readNum(f('memory.max')), readNum(f('pids.current'))]);
+    const s = stat ?? {};
+    const usage = current ?? (s.anon ?? 0) + (s.file ?? 0);
+    return {
+      cpuNs: (cpu?.usage_usec ?? 0) * 1000,
+      memoryBytes: workingSet(usage, s.inactive_file),
+      memoryUsage: usage, rssBytes: s.anon ?? 0, pageFaults: s.pgfault ?? 0, majorPageFaults: s.pgmajfault ?? 0,
+      memoryLimit: max ?? Infinity,
+      pids: pids ?? 0,
+      found: cpu !== undefined || stat !== undefined,
+    };
+  }
+  const f = (controller: string, file: string) => path.join(base, controller, ref.path, file);
+  const [usage, stat, limit, cpu, pids] = await Promise.all([
+    readNum(f('memory', 'memory.usage_in_bytes')), readKeyed(f('memory', 'memory.stat')), readNum(f('memory', 'memory.limit_in_bytes')),
+    readNum(f('cpuacct', 'cpuacct.usage')), readNum(f('pids', 'pids.current')),
+  ]);
+  const s = stat ?? {};
+  return {
+    cpuNs: cpu ?? 0,
+    memoryBytes: workingSet(usage ?? 0, s.total_inactive_file),
+    memoryUsage: usage ?? 0, rssBytes: s.total_rss ?? 0, pageFaults: s.total_pgfault ?? 0, majorPageFaults: s.total_pgmajfault ?? 0,
+    // v1 reports "no limit" as a huge page-aligned number.
+    memoryLimit: limit === undefined || limit >= 2 ** 62 ? Infinity : limit,
+    pids: pids ?? 0,
+    found: cpu !== undefined || usage !== undefined,
+  };
+}
+
+/** cadvisor's working set: usage less inactive file pages, never below zero. */
+export function workingSet(usage: number, inactiveFile: number | undefined): number {
+  return Math.max(0, usage - (inactiveFile ?? 0));
 }
 
 /** Reads a container's statistics; zeros for a cgroup that is gone. */
-export async function readStats(id: string): Promise<CgroupStats> {
-  if (cgroupMode() === 'v2') {
-    const cpu = await readKeyed(v2(id, 'cpu.stat'));
-    const mem = await readNum(v2(id, 'memory.current')) ?? 0;
-    const stat = await readKeyed(v2(id, 'memory.stat'));
-    return {
-      cpuNs: (cpu.usage_usec ?? 0) * 1000,
-      memoryBytes: Math.max(0, mem - (stat.inactive_file ?? 0)),
-      memoryLimit: (await readNum(v2(id, 'memory.max'))) ?? Infinity,
-      pids: (await readNum(v2(id, 'pids.current'))) ?? 0,
-    };
-  }
-  const usage = (await readNum(v1('memory', id, 'memory.usage_in_bytes'))) ?? 0;
-  const stat = await readKeyed(v1('memory', id, 'memory.stat'));
-  const limit = (await readNum(v1('memory', id, 'memory.limit_in_bytes'))) ?? Infinity;
-  return {
-    cpuNs: (await readNum(v1('cpuacct', id, 'cpuacct.usage'))) ?? 0,
-    memoryBytes: Math.max(0, usage - (stat.total_inactive_file ?? 0)),
-    // v1 reports "no limit" as a huge page-aligned number.
-    memoryLimit: limit >= 2 ** 62 ? Infinity : limit,
-    pids: (await readNum(v1('pids', id, 'pids.current'))) ?? 0,
-  };
+export function readStats(id: string): Promise<CgroupStats> {
+  return readCgroupStats({ path: cgroupsPath(id) });
 }
 
 /** How many times the kernel's OOM killer killed a process in the container's cgroup. */
 export async function oomKills(id: string): Promise<number> {
-  if (cgroupMode() === 'v2') return (await readKeyed(v2(id, 'memory.events'))).oom_kill ?? 0;
-  return (await readKeyed(v1('memory', id, 'memory.oom_control'))).oom_kill ?? 0;
+  if (cgroupMode() === 'v2') return (await readKeyed(v2(id, 'memory.events')))?.oom_kill ?? 0;
+  return (await readKeyed(v1('memory', id, 'memory.oom_control')))?.oom_kill ?? 0;
 }
 
 /** PIDs in the container's cgroup. */
