@@ -85,6 +85,10 @@ export function register(program: Command): void {
       const stops: (() => unknown)[] = [];
       const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve().then(f).catch(() => {}); };
       try {
+        // Helper commands (CNI, runc, mount) fork from a small process, not from this big one.
+        const { useSpawner, stopSpawner } = await import('../lib/spawner.js');
+        useSpawner();
+        stops.push(() => stopSpawner());
         const cp = await startControlPlane({ root, listen: opts.listen, port, disable, log, tuning });
         stops.push(() => cp.stop());
         const informers = new InformerFactory(cp.client);

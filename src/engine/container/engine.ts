@@ -20,6 +20,7 @@ import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, UnavailableError, FailedPreconditionError } from '../../core/errors.js';
 import { withLock } from '../../lib/lock.js';
+import { runCommand } from '../../lib/spawner.js';
 import { processAlive as alive } from '../../lib/process.js';
 import { ImageStore } from '../image/store.js';
 import { type ContainerOptions, buildSpec, commandFor, hardNofile, resolveUser } from './spec.js';
@@ -160,7 +161,8 @@ export class ContainerEngine {
         if (!(st.mode & 0o001)) await fs.chmod(d, (st.mode & 0o7777) | 0o011);
       }
     }
-    await exec('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rec.lowerDirs.join(':')},upperdir=${p.upper},workdir=${p.work}`, p.rootfs]);
+    const m = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rec.lowerDirs.join(':')},upperdir=${p.upper},workdir=${p.work}`, p.rootfs]);
+    if (m.code !== 0) throw new Error(`mount: ${m.stderr.trim() || `exit status ${m.code}`}`);
     const hostname = o.hostname ?? (o.network === 'host' ? os.hostname() : rec.id.slice(0, 12));
     let etcFiles = o.etcFiles;
     if (!etcFiles) {
@@ -604,9 +606,8 @@ function runtimeFailure(why: string): Error {
 }
 
 async function unmount(dir: string): Promise<void> {
-  await exec('umount', [dir]).catch(async () => {
-    if ((await fs.readFile('/proc/mounts', 'utf8')).includes(` ${dir} `)) await exec('umount', ['-l', dir]).catch(() => {});
-  });
+  const r = await runCommand('umount', [dir]).catch(() => ({ code: -1 }));
+  if (r.code !== 0 && (await fs.readFile('/proc/mounts', 'utf8')).includes(` ${dir} `)) await runCommand('umount', ['-l', dir]).catch(() => {});
 }
 
 /** Waits for `file` to exist (inotify, with a slow poll of `gone` as a fallback). */

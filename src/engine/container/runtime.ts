@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { FailedPreconditionError, UnavailableError } from '../../core/errors.js';
 import { cgroupMode } from './cgroups.js';
+import { runCommand } from '../../lib/spawner.js';
 
 const exec = promisify(execFile);
 
@@ -50,13 +51,9 @@ export function chooseRuntime(env: NodeJS.ProcessEnv = process.env): RuntimeChoi
 
 /** Runs the runtime with Skiff's state root; resolves stdout, rejects with its stderr. */
 export async function runtimeCmd(rt: RuntimeChoice, stateRoot: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await exec(rt.path, ['--root', stateRoot, ...args], { maxBuffer: 16 << 20 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new UnavailableError(`${rt.name} ${args[0]}: ${cleanRuntimeError(e.stderr || e.message)}`);
-  }
+  const r = await runCommand(rt.path, ['--root', stateRoot, ...args]).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+  if (r.code === 0) return r.stdout;
+  throw new UnavailableError(`${rt.name} ${args[0]}: ${cleanRuntimeError(r.stderr || `exit status ${r.code}`)}`);
 }
 
 /** Turns runc's logfmt error lines into their message. */

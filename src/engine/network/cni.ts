@@ -20,6 +20,7 @@ import { constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, NotFoundError, UnavailableError, FailedPreconditionError } from '../../core/errors.js';
 import { writeJsonAtomic, readJsonIfExists } from '../../lib/atomic.js';
+import { runCommand } from '../../lib/spawner.js';
 import type { NetworkConfList, PluginConf } from './config.js';
 
 /** Where Debian's containernetworking-plugins live. */
@@ -227,18 +228,9 @@ export function versionAtLeast(v: string, min: string): boolean {
   return true;
 }
 
-function run(bin: string, env: Record<string, string>, stdin: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-    child.stdin.on('error', () => { /* a plugin may exit before reading stdin */ });
-    child.stdin.end(stdin);
-  });
+async function run(bin: string, env: Record<string, string>, stdin: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runCommand(bin, [], { env, input: stdin, timeoutMs, killSignal: 'SIGKILL' });
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Test hook (SKIFF_TEST_CNI_PAUSE=<type> or DEL:<type>): stop forever after that plugin's ADD or DEL. */

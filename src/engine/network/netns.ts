@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { UnavailableError } from '../../core/errors.js';
+import { runCommand } from '../../lib/spawner.js';
 
 /** The kinds of namespace a sandbox pins, and their `unshare` flags. */
 export const PINNED_KINDS = ['net', 'ipc', 'uts'] as const;
@@ -60,17 +61,8 @@ export async function mountPoints(): Promise<Set<string>> {
 }
 
 /** Runs a helper binary; its stderr becomes the error message. */
-export function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    child.on('error', (e) => reject(new UnavailableError(`${cmd}: ${e.message}`)));
-    child.on('close', (code) => {
-      if (code === 0) resolve(out);
-      else reject(new UnavailableError(`${cmd} ${args[0] ?? ''}: ${(err.trim() || `exit status ${code}`).split('\n')[0]}`));
-    });
-  });
+export async function run(cmd: string, args: string[]): Promise<string> {
+  const r = await runCommand(cmd, args).catch((e: Error) => { throw new UnavailableError(`${cmd}: ${e.message}`); });
+  if (r.code === 0) return r.stdout;
+  throw new UnavailableError(`${cmd} ${args[0] ?? ''}: ${(r.stderr.trim() || `exit status ${r.code}`).split('\n')[0]}`);
 }
