@@ -76,6 +76,22 @@ for (const v of VERSIONS) {
       await ok(['create', 'namespace', ns]);
     });
 
+    test('apply -f of a kind: List holding an object whose schema preserves unknown fields (OpenAPI v2 validation)', async () => {
+      const f = path.join(dir, 'list.yaml');
+      await fs.writeFile(f, `apiVersion: v1
+kind: List
+items:
+- apiVersion: autoscaling/v2
+  kind: HorizontalPodAutoscaler
+  metadata: {name: listed, namespace: ${ns}}
+  spec:
+    scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+    maxReplicas: 3
+`);
+      assert.match(await ok(['apply', '-f', f]), /horizontalpodautoscaler.autoscaling\/listed created/);
+      assert.equal((await json(['get', 'hpa', 'listed', '-n', ns])).spec.maxReplicas, 3);
+    });
+
     test('apply -f of a multi-document manifest with default (strict) validation', async () => {
       const f = path.join(dir, 'app.yaml');
       await fs.writeFile(f, deployment(ns, '        - containerPort: 80\n        - containerPort: 8080\n'));

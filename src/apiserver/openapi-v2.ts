@@ -53,7 +53,10 @@ function schema(s: Schema): W {
   const type = intOrString ? 'string' : s.type;
   if (type) w.msg(22, new W().strs(1, [type]));
   if (s.items) w.msg(23, new W().msg(1, schema(s.items)));
-  if (s.properties) {
+  // As kube-apiserver publishes preserve-unknown-fields schemas in v2 (ToStructuralOpenAPIV2):
+  // without properties, since v2 validators (kubectl's for `kind: List`) refuse any field a
+  // schema with properties does not name.
+  if (s.properties && !s['x-kubernetes-preserve-unknown-fields']) {
     const props = new W();
     for (const [k, v] of Object.entries(s.properties as Record<string, Schema>)) props.msg(1, new W().str(1, k).msg(2, schema(v)));
     w.msg(25, props);
