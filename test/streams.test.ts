@@ -6,7 +6,8 @@
  * (a stdin+tty container; a stdin-only container whose stdin closes after the session; a
  * container without stdin whose output streams), `kubectl run -it --rm --restart=Never`,
  * `kubectl cp` both ways with a directory tree. A raw v4.channel.k8s.io client checks the
- * older protocol and the Status the kubelet writes.
+ * older protocol and the Status the kubelet writes. Last, `skiff up` restarts and an attach
+ * finds the same shell.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,12 +71,13 @@ before(async () => {
     pod('tty', { command: ['sh'], stdin: true, tty: true }, 'Never'),
     pod('reader', { command: ['sh', '-c', 'while read l; do echo "got $l"; done; echo "stdin closed"'], stdin: true, stdinOnce: true }, 'Never'),
     pod('ticker', { command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'] }),
+    pod('keeper', { command: ['sh'], stdin: true, tty: true }),
   ];
   for (const p of pods) {
     r = await kubectl(['apply', '-f', '-'], p);
     assert.equal(r.code, 0, r.stderr);
   }
-  r = await kubectl(['wait', '--for=condition=Ready', 'pod/shell', 'pod/tty', 'pod/reader', 'pod/ticker', '--timeout=90s']);
+  r = await kubectl(['wait', '--for=condition=Ready', 'pod/shell', 'pod/tty', 'pod/reader', 'pod/ticker', 'pod/keeper', '--timeout=90s']);
   assert.equal(r.code, 0, r.stderr);
 });
 
@@ -244,4 +246,24 @@ test('the v4 channel protocol: a terminal, input, and the exit code as a NonZero
     metadata: {}, status: 'Failure', message: 'command terminated with non-zero exit code: error executing command [sh], exit code 4',
     reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '4' }] },
   });
+});
+
+test('last: after skiff up restarts, attach reaches the same shell (adopted under its conmon)', async () => {
+  let t = kubectlTerminal(['attach', '-it', 'keeper']);
+  await t.waitFor(/If you don't see a command prompt, try pressing enter\./);
+  let from = t.mark();
+  t.write('MARK=set-before-the-restart; echo marked\r');
+  await t.waitFor(/\r\nmarked\r\n/, from);
+  t.kill();
+  proc!.kill('SIGTERM');
+  assert.equal(await new Promise((ok) => proc!.once('exit', ok)), 0);
+  proc = await skiffUp(root, 'streams-test');
+  const r = await kubectl(['wait', '--for=condition=Ready', 'pod/keeper', '--timeout=60s']);
+  assert.equal(r.code, 0, r.stderr);
+  t = kubectlTerminal(['attach', '-it', 'keeper']);
+  await t.waitFor(/If you don't see a command prompt, try pressing enter\./);
+  from = t.mark();
+  t.write('echo "mark=$MARK"\r');
+  await t.waitFor(/\r\nmark=set-before-the-restart\r\n/, from);
+  t.kill();
 });
