@@ -73,7 +73,7 @@ export function runTerminal(file: string, args: string[], io: StdioStreams, env:
   return new Promise((resolve) => {
     const out = io.stdout;
     term.onData((d: string | Buffer) => {
-      if (!out || out.destroyed) return;
+      if (!out || out.destroyed || out.writableEnded) return;
       // Backpressure: stop reading the terminal while the client's side is full.
       if (!out.write(d)) { term.pause(); out.once('drain', () => term.resume()); }
     });
@@ -138,26 +138,30 @@ export async function attachConmon(paths: ConmonAttachPaths, io: StdioStreams, o
   const resize = paths.terminal ? terminalSizer(paths.terminal) : () => {};
   if (io.sizes?.last) resize(io.sizes.last);
   io.sizes?.on('resize', resize);
+  let done = () => {};
+  const ended = new Promise<void>((resolve) => { done = resolve; });
+  const onInput = (d: Buffer) => { try { sock.write(d); } catch { /* closed */ } };
+  const onInputEnd = () => {
+    try { sock.end(); } catch { /* closed */ }
+    if (opts.endWithInput) done();
+  };
+  sock.on('data', (pkt: Buffer) => {
+    const to = pkt[0] === 3 ? io.stderr : pkt[0] === 2 ? io.stdout : undefined;
+    if (to && !to.destroyed && !to.writableEnded && pkt.length > 1) to.write(pkt.subarray(1));
+  });
+  sock.once('end', done);
+  sock.once('close', done);
+  sock.on('error', done);
+  io.stdin?.on('data', onInput);
+  io.stdin?.once('end', onInputEnd);
+  if (io.signal?.aborted) done(); else io.signal?.addEventListener('abort', done, { once: true });
   try {
-    await new Promise<void>((done) => {
-      sock.on('data', (pkt: Buffer) => {
-        const to = pkt[0] === 3 ? io.stderr : pkt[0] === 2 ? io.stdout : undefined;
-        if (to && !to.destroyed && pkt.length > 1) to.write(pkt.subarray(1));
-      });
-      sock.once('end', () => done());
-      sock.once('close', () => done());
-      sock.on('error', () => done());
-      if (io.stdin) {
-        io.stdin.on('data', (d: Buffer) => { try { sock.write(d); } catch { /* closed */ } });
-        io.stdin.once('end', () => {
-          try { sock.end(); } catch { /* closed */ }
-          if (opts.endWithInput) done();
-        });
-      }
-      if (io.signal?.aborted) done(); else io.signal?.addEventListener('abort', () => done(), { once: true });
-    });
+    await ended;
   } finally {
     io.sizes?.off('resize', resize);
+    io.stdin?.off('data', onInput);
+    io.stdin?.off('end', onInputEnd);
+    io.signal?.removeEventListener('abort', done);
     try { sock.destroy(); } catch { /* closed */ }
   }
 }
