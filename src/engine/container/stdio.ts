@@ -20,11 +20,11 @@
  *   a redraw), so the real one was lost.
  */
 import { EventEmitter } from 'node:events';
-import { execFile } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import pty from 'node-pty';
 import { SeqpacketSocket } from 'node-unix-socket';
 import { UnavailableError } from '../../core/errors.js';
+import { runCommand } from '../../lib/spawner.js';
 
 /** A terminal's size in character cells. */
 export interface TerminalSize { width: number; height: number }
@@ -111,7 +111,8 @@ function terminalSizer(device: string): (s: TerminalSize) => void {
   let next: TerminalSize | undefined;
   const apply = (s: TerminalSize) => {
     busy = true;
-    execFile('stty', ['-F', device, 'rows', String(s.height), 'cols', String(s.width)], () => {
+    // A short helper command: through the spawner (no fork of this whole process under `skiff up`).
+    void runCommand('stty', ['-F', device, 'rows', String(s.height), 'cols', String(s.width)]).catch(() => {}).then(() => {
       busy = false;
       const n = next;
       next = undefined;
