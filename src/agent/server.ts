@@ -1,9 +1,10 @@
 /**
  * The node agent's HTTPS endpoint, at the kubelet's paths, which the API server relays pod
  * streams to (src/apiserver/nodeproxy.ts): `GET /containerLogs/{ns}/{pod}/{container}` with
- * follow, tailLines, timestamps, previous and limitBytes; `/exec/{ns}/{pod}/{container}` and
- * `/portForward/{ns}/{pod}` upgraded to WebSocket or SPDY/3.1 (the transports are in
- * streams/: remotecommand.ts, portforward.ts, spdy.ts, upgrade.ts). Clients must present a certificate
+ * follow, tailLines, timestamps, previous and limitBytes; `/exec/{ns}/{pod}/{container}`,
+ * `/attach/{ns}/{pod}/{container}` and `/portForward/{ns}/{pod}` upgraded to WebSocket or
+ * SPDY/3.1 (the transports are in streams/: remotecommand.ts, portforward.ts, spdy.ts,
+ * upgrade.ts; the sessions in exec.ts, attach.ts). Clients must present a certificate
  * of the cluster CA in the system:masters group (the API server's); the serving certificate
  * is self-signed, made once per data root with openssl (the API server does not verify it,
  * as kube-apiserver does not by default).
@@ -28,9 +29,10 @@ import { SpdySession } from './streams/spdy.js';
 import { netnsDialer } from './streams/dial.js';
 import { parsePorts, PORT_FORWARD_PROTOCOL, PORT_FORWARD_WS_PROTOCOLS, servePortForwardSpdy, servePortForwardWebSocket, type ForwardTarget } from './streams/portforward.js';
 import {
-  execStreamOptions, exitStatus, internalError, REMOTECOMMAND_SPDY_PROTOCOLS, REMOTECOMMAND_WS_PROTOCOLS,
-  spdyExecIO, webSocketExecIO, type ExecIO,
+  execStreamOptions, REMOTECOMMAND_SPDY_PROTOCOLS, REMOTECOMMAND_WS_PROTOCOLS, spdyExecIO, webSocketExecIO, type ExecIO,
 } from './streams/remotecommand.js';
+import { runExec } from './streams/exec.js';
+import { runAttach } from './streams/attach.js';
 
 const run = promisify(execFile);
 
@@ -164,9 +166,12 @@ export class AgentServer {
       const [ns, pod, container] = [segs[1], segs[2], segs[segs.length - 1]];
       const opts = execStreamOptions(url.searchParams);
       if (!opts.stdin && !opts.stdout && !opts.stderr) return refuse(socket, 400, 'you must specify at least 1 of stdin, stdout, stderr');
-      const run = (io: ExecIO) => (kind === 'exec'
-        ? this.exec(io, ns, pod, container, url.searchParams.getAll('command'))
-        : io.finish(internalError('attach is not supported by this node agent yet')));
+      const cmd = url.searchParams.getAll('command');
+      if (kind === 'exec' && !cmd.length) return refuse(socket, 400, 'you must specify at least one command for the container');
+      // As the kubelet, a container without a running instance is refused before the upgrade.
+      const rec = (await this.findContainer(ns, pod, container)).find((c) => c.status === 'running');
+      if (!rec) return refuse(socket, 500, `container not found ("${container}")`);
+      const run = (io: ExecIO) => (kind === 'exec' ? runExec(this.o.engine, rec.id, cmd, io) : runAttach(this.o.engine, rec.id, io));
       if (spdy) {
         const n = negotiate(req, REMOTECOMMAND_SPDY_PROTOCOLS);
         if ('refuse' in n) return refuse(socket, n.refuse.code, n.refuse.message, n.refuse.headers);
@@ -189,31 +194,6 @@ export class AgentServer {
     if (!sb) return { refuse: { code: 500, message: `failed to find sandboxID for pod "${pod}_${ns}(${mine[0].labels[L.podUid]})"` } };
     // The CRI streaming server names the sandbox and no uid in its errors.
     return { pod: sb.id, uid: '', dial: netnsDialer(sb.namespaces.net, sb.id) };
-  }
-
-  /** kubectl exec (no terminal yet): runs the command with the client's streams, reports its exit. */
-  private async exec(io: ExecIO, ns: string, pod: string, container: string, cmd: string[]): Promise<void> {
-    try {
-      const rec = (await this.findContainer(ns, pod, container))[0];
-      if (!rec || rec.status !== 'running') return io.finish(internalError(`container ${container} is not valid for pod ${pod}`));
-      if (io.tty) return io.finish(internalError('a terminal (exec -t) is not supported by this node agent yet'));
-      const { child, done } = await this.o.engine.execPiped(rec.id, { cmd, interactive: !!io.stdin });
-      const ended = (r: NodeJS.ReadableStream) => new Promise<void>((res) => { r.once('end', res); r.once('close', res); });
-      const outputs = Promise.all([ended(child.stdout!), ended(child.stderr!)]);
-      if (io.stdout) child.stdout!.pipe(io.stdout, { end: false }); else child.stdout!.resume();
-      // The runtime's own complaints are reported in the Status, not as the command's stderr.
-      child.stderr!.on('data', (d: Buffer) => { if (io.stderr && !/level=error|runc exec failed/.test(d.toString())) io.stderr.write(d); });
-      if (io.stdin && child.stdin) {
-        child.stdin.on('error', () => {});
-        io.stdin.pipe(child.stdin);
-      }
-      void io.closed.then(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-      const { code, message } = await done;
-      await outputs;
-      io.finish(exitStatus(code, cmd, message));
-    } catch (err) {
-      io.finish(internalError((err as Error).message));
-    }
   }
 
   private async logs(req: IncomingMessage, res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {

@@ -89,6 +89,11 @@ export function containerOptions(pod: KObject, c: any, ctx: SpecContext): Contai
     // Kubernetes sets no_new_privs only when asked to (allowPrivilegeEscalation: false).
     noNewPrivileges: sc.allowPrivilegeEscalation === false,
     seccomp: seccompOf(sc.seccompProfile ?? psc.seccompProfile),
+    // stdin/tty stay with conmon for `kubectl attach` (streams/attach.ts).
+    tty: !!c.tty,
+    stdin: !!c.stdin,
+    stdinOnce: !!c.stdinOnce,
+    attachable: true,
   };
   if (limits.memory !== undefined) {
     const bytes = parseQuantity(limits.memory);

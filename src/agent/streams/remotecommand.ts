@@ -107,10 +107,12 @@ export function webSocketExecIO(ws: WebSocket, opts: ExecStreamOptions): ExecIO 
   const resize = opts.tty ? sizes() : undefined;
   let done = false;
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+  // Only v5 has the close message; input after it (or after the end) is dropped, not thrown.
+  const v5 = ws.protocol === 'v5.channel.k8s.io';
   ws.on('message', (m: Buffer) => {
-    if (m[0] === 0) stdin?.write(m.subarray(1));
-    else if (m[0] === 4) resize?.input.write(m.subarray(1));
-    else if (m[0] === 255 && m[1] === 0) stdin?.end(); // v5: the client closed stdin
+    if (m[0] === 0) { if (stdin && !stdin.writableEnded) stdin.write(m.subarray(1)); }
+    else if (m[0] === 4) { if (resize && !resize.input.writableEnded) resize.input.write(m.subarray(1)); }
+    else if (v5 && m[0] === 255 && m[1] === 0) stdin?.end(); // the client closed stdin
   });
   ws.on('close', () => { if (stdin && !stdin.writableEnded) stdin.end(); resize?.input.end(); });
   return {

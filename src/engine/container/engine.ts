@@ -28,6 +28,7 @@ import { type RuntimeChoice, chooseRuntime, cleanRuntimeError, runtimeCmd, runti
 import { type ContainerRecord, ContainerPaths, listIds, readRecord, writeRecord } from './state.js';
 import { cgroupPids, oomKills, readStats, removeCgroups, type CgroupStats } from './cgroups.js';
 import { randomName } from './names.js';
+import { type StdioStreams, attachConmon, runTerminal } from './stdio.js';
 
 const exec = promisify(execFile);
 
@@ -137,8 +138,9 @@ export class ContainerEngine {
     try {
       rec.lowerDirs = await this.images.unpack(img);
       await this.prepareBundle(rec, img.config);
-      // Interactive containers are run by `runInteractive` (runc in the foreground), not conmon.
-      if (!o.tty && !o.stdin) await this.spawnConmon(rec);
+      // Interactive containers are run by `runInteractive` (runc in the foreground), not
+      // conmon, unless they are made for later attaches.
+      if ((!o.tty && !o.stdin) || o.attachable) await this.spawnConmon(rec);
       rec.status = 'created';
       delete rec.creatorPid;
       await writeRecord(p, rec);
@@ -197,12 +199,25 @@ export class ContainerEngine {
     await fs.writeFile(path.join(p.bundle, 'config.json'), JSON.stringify(spec));
   }
 
+  /**
+   * conmon's short path to a container's bundle (`--socket-dir-path` + cuuid, a symlink), under
+   * which it binds the attach socket; shortened by one as conmon does when it is 107 long.
+   */
+  private attachDir(id: string): string {
+    const dir = path.join(this.root, 'run', 'sock', id.slice(0, 12));
+    return dir.length === 107 ? dir.slice(0, 106) : dir;
+  }
+
   private async spawnConmon(rec: ContainerRecord): Promise<void> {
     const p = this.paths(rec.id);
     const sockDir = path.join(this.root, 'run', 'sock');
     await fs.mkdir(sockDir, { recursive: true });
+    const o = rec.options;
+    // A terminal is conmon's (-t); stdin alone a pipe conmon holds open (-i), closed after the
+    // first attach session unless the container keeps it open for every session.
+    const stdio = o.tty ? ['-t'] : o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : [];
     const args = [
-      '--api-version', '1', '-c', rec.id, '-u', rec.id.slice(0, 12), '-n', rec.name,
+      '--api-version', '1', '-c', rec.id, '-u', rec.id.slice(0, 12), '-n', rec.name, ...stdio,
       '-r', this.runtime.path, '-b', p.bundle, '-p', p.pidFile, '-P', p.conmonPidFile,
       '-l', `k8s-file:${p.log}`, '--exit-dir', p.exitDir, '--socket-dir-path', sockDir,
       '--log-level', 'error', '--no-sync-log', '--runtime-arg', `--root=${this.stateRoot}`,
@@ -313,7 +328,7 @@ export class ContainerEngine {
     // container is not gone even if its process is. Its pid file may appear after create.
     const conmon = rec.conmonPid ?? (Number((await fs.readFile(p.conmonPidFile, 'utf8').catch(() => '')).trim()) || undefined);
     if (conmon) return !alive(conmon) && !existsSync(p.exitFile) ? !(rec.pid && alive(rec.pid)) : false;
-    if (!(rec.options.tty || rec.options.stdin)) return false; // conmon's pid file is not written yet
+    if (!(rec.options.tty || rec.options.stdin) || rec.options.attachable) return false; // conmon's pid file is not written yet
     // No conmon (an interactive run supervised by a skiff process): gone when its process is.
     const pid = rec.pid ?? (Number((await fs.readFile(p.pidFile, 'utf8').catch(() => '')).trim()) || undefined);
     return !!pid && !alive(pid);
@@ -483,11 +498,52 @@ export class ContainerEngine {
     const child = spawn(this.runtime.path, await this.execArgs(ref, e), { stdio: [e.interactive ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let tail = '';
     child.stderr!.on('data', (d: Buffer) => { tail = (tail + d.toString()).slice(-4096); });
-    const done = new Promise<{ code: number; message?: string }>((resolve) => child.on('exit', (c) => {
+    // 'close', not 'exit': the output is all read by then — unless something the command left
+    // running in the background holds it open: that is cut a second after the exit.
+    child.once('exit', () => {
+      const cut = setTimeout(() => { child.stdout?.destroy(); child.stderr?.destroy(); }, 1000);
+      child.once('close', () => clearTimeout(cut));
+    });
+    const done = new Promise<{ code: number; message?: string }>((resolve) => child.on('close', (c) => {
       const code = c ?? 255;
       try { resolve({ code: execFailure(code, tail) }); } catch (err) { resolve({ code: (err as { exitCode?: number }).exitCode ?? code, message: (err as Error).message }); }
     }));
     return { child, done };
+  }
+
+  /**
+   * Runs a command in a running container on a terminal (`runc exec --tty`, TERM=xterm as
+   * container runtimes set it) relayed to `io`: raw input, output, window sizes (stdio.ts).
+   * runc's own messages go to a file, not the terminal, and give 126/127 as `execPiped` does.
+   */
+  async execTerminal(ref: string, e: ExecOptions, io: StdioStreams): Promise<{ code: number; message?: string }> {
+    const rec = await this.resolve(ref);
+    const args = await this.execArgs(rec.id, { ...e, tty: true, env: ['TERM=xterm', ...(e.env ?? [])] });
+    const errFile = path.join(this.paths(rec.id).dir, `exec-${randomBytes(6).toString('hex')}.err`);
+    try {
+      const { code } = await runTerminal('/bin/sh', ['-c', 'exec "$0" "$@" 2>"$SKIFF_EXEC_STDERR"', this.runtime.path, ...args], io,
+        { ...process.env, SKIFF_EXEC_STDERR: errFile });
+      const err = await fs.readFile(errFile, 'utf8').catch(() => '');
+      try { return { code: execFailure(code, err) }; } catch (x) { return { code: (x as { exitCode?: number }).exitCode ?? code, message: (x as Error).message }; }
+    } finally {
+      await fs.rm(errFile, { force: true });
+    }
+  }
+
+  /**
+   * Attaches `io` to the stdio of a running container under conmon (stdio.ts) until its output
+   * ends (it exited) or the client leaves. Input reaches it only if it was created with
+   * `stdin` or `tty`; a session without a terminal whose container keeps stdin open across
+   * sessions (not `stdinOnce`) also ends when the client's input does, as CRI-O's attach.
+   */
+  async attach(ref: string, io: StdioStreams, opts: { tty?: boolean } = {}): Promise<void> {
+    const rec = await this.resolve(ref);
+    if (rec.status !== 'running') throw new FailedPreconditionError(`container ${rec.name} is not running`);
+    if (!rec.conmonPid) throw new FailedPreconditionError(`container ${rec.name} runs in the foreground of another process; it cannot be attached to`);
+    const o = rec.options;
+    const terminal = o.tty && rec.pid ? await terminalOf(rec.pid) : undefined;
+    await attachConmon({ socket: path.join(this.attachDir(rec.id), 'attach'), terminal }, io,
+      { endWithInput: !!o.stdin && !o.stdinOnce && !opts.tty });
   }
 
   /** Resource usage of a running container. */
@@ -603,6 +659,15 @@ function runtimeFailure(why: string): Error {
   }
   if (/permission denied/.test(why)) return Object.assign(new InvalidArgumentError(why), { exitCode: 126 });
   return new UnavailableError(why);
+}
+
+/** The terminal of a container's process (its stdin, stdout or stderr on a /dev/pts), as the host reaches it. */
+async function terminalOf(pid: number): Promise<string | undefined> {
+  for (const fd of [0, 1, 2]) {
+    const link = `/proc/${pid}/fd/${fd}`;
+    if ((await fs.readlink(link).catch(() => '')).startsWith('/dev/pts/')) return link;
+  }
+  return undefined;
 }
 
 async function unmount(dir: string): Promise<void> {

@@ -50,6 +50,13 @@ export interface ContainerOptions {
   hostname?: string;
   tty?: boolean;
   stdin?: boolean;
+  /** With `stdin`: the container's stdin closes when the first attach session ends. */
+  stdinOnce?: boolean;
+  /**
+   * Keep `stdin`/`tty` with conmon for later `attach()` sessions (a detached interactive
+   * container, as the node agent's), instead of a foreground run by this process (`run -it`).
+   */
+  attachable?: boolean;
   readOnly?: boolean;
   mounts?: BindMount[];
   /** `none` (own empty network namespace), `host`, or join a namespace via `join.network`. */
