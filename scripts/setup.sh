@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # tmux (a real terminal for -it tests), curl.
 PKGS=(runc crun conmon containernetworking-plugins iptables iproute2 attr kmod socat
       busybox-static skopeo umoci podman catatonit docker-registry etcd-server
-      hyperfine wrk tmux curl ca-certificates procps psmisc zstd openssl)
+      hyperfine wrk tmux curl ca-certificates procps psmisc zstd openssl
+      g++ make python3)  # node-gyp builds node-pty (kubectl exec -t) at npm ci
 
 missing=()
 for p in "${PKGS[@]}"; do
