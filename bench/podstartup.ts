@@ -50,6 +50,9 @@ async function watchUntil(client: ApiClient, selector: string, want: number, mar
   for (const p of list.items) if (running(p)) seen.set(p.metadata.name!, now());
   if (seen.size >= want) return seen;
   const w = client.watch(R.pods, 'default', { labelSelector: selector, resourceVersion: list.metadata.resourceVersion });
+  // A pod that never runs must end the benchmark with an error, not hang it.
+  let expired = false;
+  const timer = setTimeout(() => { expired = true; w.close(); }, 120_000);
   try {
     for await (const ev of w) {
       const p = ev.object;
@@ -60,7 +63,8 @@ async function watchUntil(client: ApiClient, selector: string, want: number, mar
         if (seen.size >= want) break;
       }
     }
-  } finally { w.close(); }
+  } finally { clearTimeout(timer); w.close(); }
+  if (expired || seen.size < want) throw new Error(`only ${seen.size} of ${want} pods (${selector}) Running after 120 s`);
   return seen;
 }
 
