@@ -63,6 +63,8 @@ test('skiff up runs a node that runs pods; SIGTERM keeps containers for the next
   assert.match(r.stdout, /Address:\s+10\.96\.0\.1\b/, r.stdout + r.stderr);
 
   // SIGTERM: a clean stop; the container keeps running.
+  const idBefore = (await kubectl('get', 'pod', 'sleeper', '-o', 'jsonpath={.status.containerStatuses[0].containerID}')).stdout;
+  assert.match(idBefore, /^\w+:\/\/[0-9a-f]{64}$/);
   proc.kill('SIGTERM');
   assert.equal(await new Promise((res) => proc!.once('exit', res)), 0);
   const ps = await skiff(root, ['ps', '--no-trunc']);
@@ -72,6 +74,8 @@ test('skiff up runs a node that runs pods; SIGTERM keeps containers for the next
   assert.equal(r.code, 0, r.stderr);
   const restarts = await kubectl('get', 'pod', 'sleeper', '-o', 'jsonpath={.status.containerStatuses[0].restartCount}');
   assert.equal(restarts.stdout, '0', 'adopted, not restarted');
+  const idAfter = (await kubectl('get', 'pod', 'sleeper', '-o', 'jsonpath={.status.containerStatuses[0].containerID}')).stdout;
+  assert.equal(idAfter, idBefore, 'the same container');
 
   // skiff down: the process stops and nothing of the pod is left.
   r = await skiff(root, ['down']);
