@@ -69,7 +69,7 @@ export function register(program: Command): void {
       if (other) throw new ExitError(`a skiff up is already running on ${root} (pid ${other})`);
       await fs.mkdir(root, { recursive: true });
       const { startControlPlane } = await import('./controlplane.js');
-      const { NodeAgent } = await import('../agent/agent.js');
+      const { startAgentThread } = await import('./agent-thread.js');
       const { ServiceProxy } = await import('../proxy/proxier.js');
       const { InformerFactory } = await import('../controllers/runtime/informer.js');
       const { MemoryRecorder } = await import('../controllers/runtime/events.js');
@@ -104,8 +104,9 @@ export function register(program: Command): void {
         await dns.start();
         stops.push(() => dns.stop());
         await publishDns(cp.client, nodeIP, dns.port);
-        const agent = new NodeAgent({ client: cp.client, nodeName: opts.nodeName, root, nodeIP, clusterDNS: [DNS_SERVICE_IP], log: (m) => log.info(m) });
-        await agent.start();
+        // The node agent runs on its own thread (agent-thread.ts: one event loop for the control
+        // plane and the agent was the bottleneck of many pods starting at once).
+        const agent = await startAgentThread({ kubeconfig: cp.api.kubeconfig, nodeName: opts.nodeName, root, nodeIP, clusterDNS: [DNS_SERVICE_IP], logLevel: log.level });
         // Containers keep running when the agent stops: the next skiff up adopts them.
         stops.push(() => agent.stop());
         await writeFileAtomic(pidFile(root), `${process.pid}\n`);
