@@ -84,7 +84,8 @@ function fieldValue(pod: KObject, path: string, ctx: EnvContext): string {
   }
 }
 
-function resourceValue(c: any, ref: { resource: string; divisor?: string }, ctx: EnvContext): string {
+/** A resourceFieldRef's value for container `c` (rounded up, as the kubelet); shared with downwardAPI volumes. */
+export function resourceValue(c: any, ref: { resource: string; divisor?: string }, ctx: EnvContext): string {
   const [kind, res] = ref.resource.split(/\.(.*)/s) as ['limits' | 'requests', string];
   let q = c.resources?.[kind]?.[res];
   if (q === undefined && kind === 'limits') q = ctx.allocatable?.[res];

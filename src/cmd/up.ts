@@ -141,6 +141,9 @@ export function register(program: Command): void {
     for (const c of await engine.list()) if (c.options.labels?.[L.podUid]) await engine.remove(c.id, { force: true }).catch(() => {});
     const sandboxes = await openSandboxes(root);
     for (const s of await sandboxes.list()) if (s.labels?.[L.podUid]) await sandboxes.remove(s.id, { force: true }).catch(() => {});
+    // Pod volumes (tmpfs mounts included); the local-path volumes under <root>/storage stay, as k3s' do.
+    const { cleanupPodVolumes } = await import('../agent/volumes/index.js');
+    await cleanupPodVolumes(root);
     const { cleanupServiceRules } = await import('../proxy/proxier.js');
     await cleanupServiceRules();
   };
