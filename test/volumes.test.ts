@@ -20,21 +20,13 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { SKIFF, ensureBusyboxImage, skiff } from './helpers/images.js';
 import { until } from './helpers/cluster.js';
 import { kubectlBin } from './helpers/apiserver.js';
+import { skiffUp } from './helpers/up.js';
 
 const NODE = 'vol-test';
 let root: string;
 let proc: ChildProcess | undefined;
 
-async function up(): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', NODE], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
-  let out = '', err = '';
-  p.stderr!.on('data', (d) => { err += d; if (process.env.VOL_DEBUG) process.stderr.write(d); });
-  await new Promise<void>((ok, fail) => {
-    p.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
-    p.once('exit', (code) => fail(new Error(`skiff up exited ${code}: ${err}`)));
-  });
-  return p;
-}
+const up = () => skiffUp(root, NODE);
 
 const kubectl = (args: string[], input?: string) => skiff(root, ['kubectl', ...args], { input, env: { HOME: root } });
 
