@@ -177,7 +177,7 @@ test('hostPath types, downwardAPI files, a secret volume with modes on a tmpfs, 
   // A secret volume: only the item, mode 0400 with fsGroup's group read, readable through the group.
   assert.equal(await exec('mixed', 'cat', '/creds/api/key'), 'k3y');
   assert.equal(await exec('mixed', 'stat', '-L', '-c', '%a %u %g', '/creds/api/key'), '440 0 3000\n');
-  assert.match(await exec('mixed', 'grep', ' /creds ', '/proc/mounts'), /^tmpfs \/creds tmpfs ro,/);
+  assert.match(await exec('mixed', 'grep', ' /creds ', '/proc/mounts'), /^tmpfs \/creds tmpfs ro,/, 'never on disk');
   // fsGroup: the process has the group, the emptyDir belongs to it (setgid), new files inherit it.
   assert.match(await exec('mixed', 'id'), /uid=1000 gid=0\(root\) groups=3000/);
   assert.equal(await exec('mixed', 'stat', '-c', '%a %g', '/scratch'), '2777 3000\n');
@@ -349,14 +349,16 @@ test('volumes of a pod deleted while the node was down are removed at the next s
   await new Promise((res) => server.once('exit', res));
   assert.match(await fs.readFile('/proc/self/mounts', 'utf8'), new RegExp(uid), 'still mounted while no agent runs');
   proc = await up();
-  await until('the orphaned volume to be unmounted and removed', async () =>
-    !(await fs.readFile('/proc/self/mounts', 'utf8')).includes(uid) && !(await fs.stat(path.join(root, 'pods', uid)).catch(() => undefined)), 30_000);
+  await until('the orphaned volumes to be unmounted and removed', async () =>
+    !(await fs.readFile('/proc/self/mounts', 'utf8')).includes(uid) && !(await fs.stat(path.join(root, 'pods', uid)).catch(() => undefined))
+    && !(await fs.stat(path.join(root, 'run/volumes', uid)).catch(() => undefined)), 30_000);
 
   // skiff down: every pod volume mount under the root is gone.
   await apply(sleeper('last', { container: { volumeMounts: [{ name: 'm', mountPath: '/m' }] }, volumes: [{ name: 'm', emptyDir: { medium: 'Memory' } }] }));
   await waitReady('last');
   assert.equal((await skiff(root, ['down'])).code, 0);
   await new Promise((res) => (proc!.exitCode !== null ? res(proc!.exitCode) : proc!.once('exit', res)));
-  assert.doesNotMatch(await fs.readFile('/proc/self/mounts', 'utf8'), new RegExp(`${root}/pods`));
+  assert.doesNotMatch(await fs.readFile('/proc/self/mounts', 'utf8'), new RegExp(` ${root}/(pods|run/volumes)`));
   assert.equal(await fs.stat(path.join(root, 'pods')).catch(() => undefined), undefined);
+  assert.equal(await fs.stat(path.join(root, 'run/volumes')).catch(() => undefined), undefined);
 });

@@ -1,7 +1,8 @@
 /**
  * The volume manager as the node agent composes it: ConfigMaps, Secrets, claims and volumes
  * read through the API client, tokens from TokenRequest, events through the agent's recorder.
- * Also `cleanupPodVolumes` for `skiff down`: every mount and directory under <root>/pods.
+ * Also `cleanupPodVolumes` for `skiff down`: every mount and directory under <root>/pods and
+ * the projections' tmpfs.
  */
 import path from 'node:path';
 import type { ApiClient, KObject } from '../../client/client.js';
@@ -9,7 +10,7 @@ import { R } from '../../client/resources.js';
 import type { Clock } from '../../controllers/runtime/clock.js';
 import type { EventRecorder } from '../../controllers/runtime/events.js';
 import { apiSources } from '../env.js';
-import { VolumeManager } from './manager.js';
+import { VolumeManager, memoryRoot } from './manager.js';
 import { removeDirSafely } from './mounts.js';
 import { ServiceAccountTokens } from './tokens.js';
 
@@ -46,4 +47,5 @@ export function podVolumes(o: PodVolumesOptions): VolumeManager {
 /** Unmounts and removes every pod volume under `root` (skiff down: no pod runs any more). */
 export async function cleanupPodVolumes(root: string): Promise<void> {
   await removeDirSafely(path.join(root, 'pods'));
+  await removeDirSafely(memoryRoot(root));
 }

@@ -7,11 +7,12 @@
  * found`) and the pod stays ContainerCreating while the worker retries with the kubelet's
  * back-off (0.5 s doubling to about 2 min).
  *
- * ConfigMap, secret, downwardAPI and projected volumes are projected again on the worker's
- * syncs and every `syncMs` (1 min, the kubelet's sync period), so updates of their sources
- * (and service account token rotation) reach the mounted files. A pod's volumes are torn down
- * (tmpfs unmounted, directories removed) when the pod goes or finishes; what a crash leaves
- * behind is found by `removeOrphans` at start.
+ * Secret and projected volumes live on one tmpfs for the node (<root>/run/volumes/<uid>/...;
+ * plugins.ts says why). ConfigMap, secret, downwardAPI and projected volumes are projected
+ * again on the worker's syncs and every `syncMs` (1 min, the kubelet's sync period), so
+ * updates of their sources (and service account token rotation) reach the mounted files. A
+ * pod's volumes are torn down (tmpfs unmounted, directories removed) when the pod goes or
+ * finishes; what a crash leaves behind is found by `removeOrphans` at start.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -19,7 +20,7 @@ import type { KObject } from '../../client/client.js';
 import type { Clock, TimerHandle } from '../../controllers/runtime/clock.js';
 import type { BindMount } from '../../engine/container/spec.js';
 import { ConfigError } from '../env.js';
-import { removeDirSafely } from './mounts.js';
+import { mountTmpfs, removeDirSafely } from './mounts.js';
 import { ClaimError, reproject, setUpVolume, volumeKind, type ClaimSource, type ReadyVolume } from './plugins.js';
 import type { ProjectionSources } from './payload.js';
 import { resolveSubPath, subPathOf } from './subpath.js';
@@ -61,6 +62,11 @@ interface PodState {
   gone?: boolean;
 }
 
+/** The tmpfs of the node's projections: <root>/run/volumes. */
+export function memoryRoot(root: string): string {
+  return path.join(root, 'run', 'volumes');
+}
+
 /** The kubelet's volume operation back-off: 500 ms doubling up to 2 min 2 s. */
 export function mountBackoffMs(failures: number): number {
   return Math.min(122_000, 500 * 2 ** Math.max(0, failures - 1));
@@ -77,12 +83,24 @@ export class VolumeManager {
   private pods = new Map<string, PodState>();
   private timer?: TimerHandle;
   private stopped = false;
+  private memoryMounted?: Promise<void>;
 
   constructor(private readonly o: VolumeManagerOptions) {}
 
   /** Where a pod's directories live. */
   podDir(uid: string): string {
     return path.join(this.o.root, 'pods', uid);
+  }
+
+  /** The node's tmpfs for projections (secret and projected volumes of every pod). */
+  private get memoryRoot(): string {
+    return memoryRoot(this.o.root);
+  }
+
+  /** Mounts the projections' tmpfs once (a mount left by an earlier run is reused). */
+  private memory(): Promise<void> {
+    this.memoryMounted ??= mountTmpfs(this.memoryRoot).catch((err) => { this.memoryMounted = undefined; throw err; });
+    return this.memoryMounted;
   }
 
   private state(pod: KObject): PodState {
@@ -118,7 +136,10 @@ export class VolumeManager {
     const meta = JSON.stringify([pod.metadata.labels, pod.metadata.annotations]);
     const metaChanged = meta !== s.meta;
     s.meta = meta;
-    const ctx = { dir: path.join(this.podDir(pod.metadata.uid!), 'volumes'), sources: this.o.sources, claims: this.o.claims, allocatable: this.o.allocatable() };
+    const ctx = {
+      dir: path.join(this.podDir(pod.metadata.uid!), 'volumes'), memoryDir: path.join(this.memoryRoot, pod.metadata.uid!), memory: () => this.memory(),
+      sources: this.o.sources, claims: this.o.claims, allocatable: this.o.allocatable(),
+    };
     const used = usedVolumes(pod);
     const errors: string[] = [];
     for (const v of pod.spec?.volumes ?? []) {
@@ -180,6 +201,7 @@ export class VolumeManager {
     const run = async () => {
       if (s) s.gone = true;
       await removeDirSafely(this.podDir(uid));
+      await removeDirSafely(path.join(this.memoryRoot, uid));
       this.pods.delete(uid);
       this.o.forget?.(uid);
     };
@@ -189,11 +211,15 @@ export class VolumeManager {
   /** Removes the directories of pods not in `keep` (left by a crash or a pod deleted while away). */
   async removeOrphans(keep: Set<string>): Promise<string[]> {
     const removed: string[] = [];
-    const names = await fs.readdir(path.join(this.o.root, 'pods')).catch(() => [] as string[]);
+    const names = new Set([
+      ...await fs.readdir(path.join(this.o.root, 'pods')).catch(() => [] as string[]),
+      ...await fs.readdir(this.memoryRoot).catch(() => [] as string[]),
+    ]);
     for (const uid of names) {
       if (keep.has(uid) || this.pods.has(uid)) continue;
       try {
         await removeDirSafely(this.podDir(uid));
+        await removeDirSafely(path.join(this.memoryRoot, uid));
         removed.push(uid);
       } catch (err) {
         this.o.log(`volumes of pod ${uid}: ${(err as Error).message}`);
