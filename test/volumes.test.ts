@@ -20,7 +20,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { SKIFF, ensureBusyboxImage, skiff } from './helpers/images.js';
 import { until } from './helpers/cluster.js';
 import { kubectlBin } from './helpers/apiserver.js';
-import { skiffUp } from './helpers/up.js';
+import { skiffUp, skiffUpCleanup } from './helpers/up.js';
 
 const NODE = 'vol-test';
 let root: string;
@@ -64,13 +64,7 @@ before(async () => {
   assert.equal(r.code, 0, r.stderr);
 });
 
-after(async () => {
-  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
-  if (root) {
-    await skiff(root, ['down']).catch(() => {});
-    await fs.rm(root, { recursive: true, force: true });
-  }
-});
+after(() => skiffUpCleanup(proc, root));
 
 test('a configMap volume and a secret in the environment; a ConfigMap update reaches the file, not the subPath mount', async () => {
   await apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config' }, data: { 'app.conf': 'color=blue\n', other: 'x' } });

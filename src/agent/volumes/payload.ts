@@ -7,7 +7,7 @@
  * become FailedMount events.
  */
 import type { KObject } from '../../client/client.js';
-import { resourceValue } from '../env.js';
+import { fieldValue, resourceValue } from '../env.js';
 import type { FileProjection, Payload } from './atomic-writer.js';
 
 /** The API's default for defaultMode and items' mode (0644). */
@@ -85,18 +85,13 @@ export function formatMap(m: Record<string, string> | undefined): string {
   return Object.keys(m ?? {}).sort().map((k) => `${k}=${JSON.stringify(m![k])}`).join('\n');
 }
 
-/** A metadata field of the pod as a downwardAPI volume file holds it. */
+/** A metadata field of the pod as a downwardAPI volume file holds it (whole maps as sorted lines). */
 export function metadataField(pod: KObject, fieldPath: string): string {
-  const m = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(fieldPath);
-  if (m) return pod.metadata[m[1]]?.[m[2]] ?? '';
-  switch (fieldPath) {
-    case 'metadata.name': return pod.metadata.name ?? '';
-    case 'metadata.namespace': return pod.metadata.namespace ?? '';
-    case 'metadata.uid': return pod.metadata.uid ?? '';
-    case 'metadata.labels': return formatMap(pod.metadata.labels);
-    case 'metadata.annotations': return formatMap(pod.metadata.annotations);
-    default: throw new Error(`unsupported fieldPath: ${fieldPath}`);
-  }
+  if (fieldPath === 'metadata.labels') return formatMap(pod.metadata.labels);
+  if (fieldPath === 'metadata.annotations') return formatMap(pod.metadata.annotations);
+  // Volumes take metadata only (the API refuses the rest); one key or name, uid, namespace as env has them.
+  if (!fieldPath.startsWith('metadata.')) throw new Error(`unsupported fieldPath: ${fieldPath}`);
+  return fieldValue(pod, fieldPath, {});
 }
 
 /** A downwardAPI volume (or projection). */
