@@ -6,10 +6,13 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { runCommand } from '../../lib/spawner.js';
 
-const run = promisify(execFile);
+/** Runs mount(8)/umount(8) (through the spawner in `skiff up`); a non-zero exit is an error. */
+async function run(cmd: string, args: string[]): Promise<void> {
+  const r = await runCommand(cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+}
 
 /** /proc/mounts escapes spaces, tabs, newlines and backslashes as octal. */
 function unescapeMount(s: string): string {
