@@ -17,12 +17,14 @@ import { realClock } from '../src/controllers/runtime/clock.js';
 import { MemoryRecorder } from '../src/controllers/runtime/events.js';
 import { silentLog } from '../src/controllers/runtime/controller.js';
 import { StatefulSetController } from '../src/controllers/statefulset/statefulset.js';
+import { PVCProtectionController } from '../src/controllers/persistentvolume/protection.js';
 import { SimNodes } from '../src/sim/nodes.js';
 
 let server: TestServer;
 let client: ApiClient;
 let informers: InformerFactory;
 let controller: StatefulSetController;
+let protection: PVCProtectionController;
 let sim: SimNodes;
 let binder: TestBinder;
 const recorder = new MemoryRecorder();
@@ -32,6 +34,8 @@ before(async () => {
   client = await ApiClient.fromKubeconfig(server.kubeconfig);
   informers = new InformerFactory(client);
   controller = new StatefulSetController({ client, informers, clock: realClock, recorder, log: silentLog }).run();
+  // Claims carry kubernetes.io/pvc-protection (admission): deleted ones go once no pod uses them.
+  protection = new PVCProtectionController({ client, informers, clock: realClock, recorder, log: silentLog }).run();
   informers.start();
   sim = new SimNodes(client, { heartbeatMs: 1000 });
   await sim.start();
@@ -43,6 +47,7 @@ after(async () => {
   binder?.stop();
   sim?.stop();
   controller?.stop();
+  protection?.stop();
   informers?.stop();
   await server?.stop();
 });

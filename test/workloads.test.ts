@@ -23,6 +23,12 @@ before(async () => {
   cluster = await startTestCluster({ sim: { heartbeatMs: 1000 } });
   ({ cp, sim, kubectl } = cluster);
   await sim.addNodes(2, 'w');
+  // Claims need volumes (the scheduler waits for them, as kube-scheduler's VolumeBinding does):
+  // static PersistentVolumes without a class, as an administrator would make them.
+  for (let i = 0; i < 6; i++) {
+    await cp.client.create(R.persistentvolumes, undefined, { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `pv-${i}` },
+      spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/skiff-test-pv-${i}` } } });
+  }
 });
 
 after(async () => { await cluster?.stop(); });

@@ -25,6 +25,8 @@ import { ProbeManager, probeCheck } from './probes.js';
 import { StatsProvider } from './metrics/stats.js';
 import { KubeletMetrics } from './metrics/kubelet.js';
 import { metricsRoutes } from './metrics/routes.js';
+import { podVolumes } from './volumes/index.js';
+import type { VolumeManager } from './volumes/manager.js';
 
 /** Options of a node agent. */
 export interface NodeAgentOptions {
@@ -48,6 +50,8 @@ export interface NodeAgentOptions {
   /** Restart back-off figures (10 s doubling to 5 min). */
   backoff?: { initialMs?: number; maxMs?: number };
   log?: (msg: string) => void;
+  /** How often mounted configMaps, secrets, downward API files and tokens are refreshed (60 s, the kubelet's sync period). */
+  volumeSyncMs?: number;
   /** The stream server (logs through the API server): where to listen (default port 10250), or false for none. */
   serve?: { host?: string; port?: number } | false;
 }
@@ -64,6 +68,7 @@ export class NodeAgent {
   readonly stats: StatsProvider;
   /** The agent's own Prometheus metrics (served at /metrics). */
   readonly metrics: KubeletMetrics;
+  readonly volumes: VolumeManager;
   private readonly recorder: ApiEventRecorder;
   private allocatable?: Record<string, string>;
   private server?: AgentServer;
@@ -92,6 +97,7 @@ export class NodeAgent {
       },
     });
     const domain = opts.clusterDomain ?? 'cluster.local';
+    this.volumes = podVolumes({ client: opts.client, root: opts.root, recorder: this.recorder, clock, log, allocatable: () => this.allocatable, syncMs: opts.volumeSyncMs });
     this.probes = new ProbeManager({
       clock, check: probeCheck(engineExec(this.engine)),
       event: (pod, type, reason, message) => this.recorder.event({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message),
@@ -100,7 +106,7 @@ export class NodeAgent {
     this.pods = new PodManager({
       client: opts.client, runtime: this.runtime, images: new ImagePuller(images, opts.root, () => clock.now()),
       sources: apiSources(opts.client), recorder: this.recorder, backoff: new Backoff(opts.backoff), clock,
-      nodeName: opts.nodeName, hostIP: () => this.node.ip, allocatable: () => this.allocatable, log, probes: this.probes,
+      nodeName: opts.nodeName, hostIP: () => this.node.ip, allocatable: () => this.allocatable, log, probes: this.probes, volumes: this.volumes,
       dns: (pod: KObject) => {
         const policy = pod.spec?.dnsPolicy ?? 'ClusterFirst';
         if (policy === 'None') {
@@ -137,6 +143,9 @@ export class NodeAgent {
     const n = await this.opts.client.get({ group: '', version: 'v1', resource: 'nodes' }, undefined, this.opts.nodeName).catch(() => undefined);
     this.allocatable = n?.status?.allocatable;
     await this.pods.start();
+    // Volumes of pods deleted while the agent was away (their containers went in pods.start()).
+    await this.volumes.removeOrphans(new Set(this.pods.informer.list().map((p) => p.metadata.uid)));
+    this.volumes.start();
   }
 
   /** Stops watching and heartbeating; every container keeps running, to be adopted later. */
@@ -144,6 +153,7 @@ export class NodeAgent {
     await this.server?.stop();
     this.node.stop();
     this.probes.stop();
+    this.volumes.stop();
     await this.pods.stop();
     await this.recorder.flush();
   }

@@ -69,7 +69,8 @@ export interface EnvContext {
 
 const VALID_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-function fieldValue(pod: KObject, path: string, ctx: EnvContext): string {
+/** A fieldRef's value (metadata, spec.nodeName/serviceAccountName, IPs); shared with downwardAPI volumes. */
+export function fieldValue(pod: KObject, path: string, ctx: EnvContext): string {
   const m = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(path);
   if (m) return pod.metadata[m[1]]?.[m[2]] ?? '';
   switch (path) {
@@ -84,7 +85,8 @@ function fieldValue(pod: KObject, path: string, ctx: EnvContext): string {
   }
 }
 
-function resourceValue(c: any, ref: { resource: string; divisor?: string }, ctx: EnvContext): string {
+/** A resourceFieldRef's value for container `c` (rounded up, as the kubelet); shared with downwardAPI volumes. */
+export function resourceValue(c: any, ref: { resource: string; divisor?: string }, ctx: EnvContext): string {
   const [kind, res] = ref.resource.split(/\.(.*)/s) as ['limits' | 'requests', string];
   let q = c.resources?.[kind]?.[res];
   if (q === undefined && kind === 'limits') q = ctx.allocatable?.[res];

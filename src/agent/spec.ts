@@ -9,7 +9,7 @@
 import os from 'node:os';
 import type { KObject } from '../client/client.js';
 import { milli, parseQuantity } from '../core/quantity.js';
-import type { ContainerOptions } from '../engine/container/spec.js';
+import type { BindMount, ContainerOptions } from '../engine/container/spec.js';
 import type { ImageConfig } from '../engine/image/manifest.js';
 import type { SandboxRecord } from '../engine/network/sandbox.js';
 import { expand, ConfigError } from './env.js';
@@ -60,6 +60,8 @@ export interface SpecContext {
   image: ImageConfig;
   env: string[];
   name: string;
+  /** The container's volume mounts, prepared by the volume manager. */
+  mounts?: BindMount[];
 }
 
 /** Engine options for container `c` of `pod`. */
@@ -77,6 +79,9 @@ export function containerOptions(pod: KObject, c: any, ctx: SpecContext): Contai
     env: ctx.env,
     workdir: c.workingDir || undefined,
     user: who.user,
+    // fsGroup joins the supplementary groups so that the process can use its volumes.
+    groups: [...(psc.supplementalGroups ?? []), ...(psc.fsGroup !== undefined ? [psc.fsGroup] : [])],
+    mounts: ctx.mounts,
     // A pod's containers share its UTS namespace; HOSTNAME in the environment is the pod's.
     hostname: ctx.sandbox.hostname,
     join: { network: ctx.sandbox.namespaces.net, ipc: ctx.sandbox.namespaces.ipc, uts: ctx.sandbox.namespaces.uts },

@@ -24,6 +24,7 @@ import { engineExec } from './checks.js';
 import { type HookDeps, type KillReason, killContainer, runHandler } from './hooks.js';
 import type { ProbeManager } from './probes.js';
 import { type Waiting, instancesOf, isSidecar, podStatus } from './status.js';
+import type { VolumeManager } from './volumes/manager.js';
 
 /** What every worker shares. */
 export interface WorkerDeps {
@@ -40,6 +41,8 @@ export interface WorkerDeps {
   dns?: (pod: KObject) => DnsOptions | undefined;
   /** Liveness, readiness and startup probes (probes.ts); without it containers are ready when running. */
   probes?: ProbeManager;
+  /** Pod volumes (none: containers get no volume mounts). */
+  volumes?: VolumeManager;
   log: (msg: string) => void;
 }
 
@@ -183,6 +186,14 @@ export class PodWorker {
     }
     state.containers = [...state.containers.filter((x) => x.rec.status === 'running' || x.rec.status === 'exited'), ...this.startFailures];
 
+    // Volumes before the sandbox, as the kubelet's WaitForAttachAndMount: the pod stays ContainerCreating.
+    const mounted = await this.d.volumes?.setUp(pod);
+    if (mounted?.errors.length) {
+      for (const e of mounted.errors) this.event('Warning', 'FailedMount', e);
+      await this.writeStatus(state);
+      return mounted.retryMs;
+    }
+
     let sandbox = state.sandboxes.find((s) => s.state === 'ready');
     if (!sandbox) {
       // A new sandbox means new namespaces: containers of the old one cannot stay (as the kubelet).
@@ -285,8 +296,9 @@ export class PodWorker {
     const attempt = prev ? prev.attempt + 1 : 0;
     try {
       const env = await containerEnv(pod, c, this.d.sources, { podIP: sandbox.ip, hostIP: this.d.hostIP(), allocatable: this.d.allocatable() });
+      const mounts = await this.d.volumes?.mounts(pod, c, env);
       opts = containerOptions(pod, c, {
-        sandbox, env, imageId: image.resolved.id, image: image.resolved.config,
+        sandbox, env, mounts, imageId: image.resolved.id, image: image.resolved.config,
         name: containerName({ uid: this.uid, name: podName, namespace }, c.name, attempt),
         labels: {
           ...podLabels({ uid: this.uid, name: podName, namespace }, this.d.nodeName),
@@ -368,6 +380,8 @@ export class PodWorker {
     await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) =>
       killContainer(this.hooks, this.pod!, this.specOf(c.name), { id: c.rec.id, name: c.name, podIP: this.lastIP })));
     for (const s of state.sandboxes) if (s.state === 'ready') await this.d.runtime.stopSandbox(s.id);
+    // Nothing will run again: the kubelet unmounts a finished pod's volumes (its exited containers stay).
+    await this.d.volumes?.tearDown(this.uid);
   }
 
   /** A deleted pod: stop gracefully, remove everything, delete the pod object for good. */
@@ -380,6 +394,7 @@ export class PodWorker {
       : this.d.runtime.stop(c.rec.id, MIN_GRACE))));
     for (const c of state.containers) await this.d.runtime.remove(c.rec.id);
     for (const s of state.sandboxes) await this.d.runtime.removeSandbox(s.id);
+    await this.d.volumes?.tearDown(this.uid);
     this.d.backoff.resetPrefix(`${this.uid}/`);
     if (pod && !this.gone) {
       try {

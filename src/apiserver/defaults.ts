@@ -41,6 +41,16 @@ function defaultContainer(c: any): void {
   defaultHandler(c.lifecycle?.preStop);
 }
 
+/** Volume source defaults (SetDefaults_*VolumeSource): file modes 0644, fieldRef apiVersion v1, hostPath type "". */
+function defaultVolume(v: any): void {
+  if (!v || typeof v !== 'object') return;
+  for (const k of ['configMap', 'secret', 'downwardAPI', 'projected']) if (v[k] && typeof v[k] === 'object') setIf(v[k], 'defaultMode', 420);
+  if (v.hostPath && typeof v.hostPath === 'object') setIf(v.hostPath, 'type', '');
+  const items = [...(v.downwardAPI?.items ?? []), ...(v.projected?.sources ?? []).flatMap((s: any) => s?.downwardAPI?.items ?? [])];
+  for (const it of items) if (it?.fieldRef && typeof it.fieldRef === 'object') setIf(it.fieldRef, 'apiVersion', 'v1');
+  for (const s of v.projected?.sources ?? []) if (s?.serviceAccountToken && typeof s.serviceAccountToken === 'object') setIf(s.serviceAccountToken, 'expirationSeconds', 3600);
+}
+
 /** Defaults a PodSpec in place. */
 export function defaultPodSpec(spec: any): void {
   if (!spec || typeof spec !== 'object') return;
@@ -51,6 +61,7 @@ export function defaultPodSpec(spec: any): void {
   setIf(spec, 'schedulerName', 'default-scheduler');
   for (const c of spec.containers ?? []) defaultContainer(c);
   for (const c of spec.initContainers ?? []) defaultContainer(c);
+  for (const v of Array.isArray(spec.volumes) ? spec.volumes : []) defaultVolume(v);
 }
 
 /** The pod's QoS class from its containers' requests and limits. */
@@ -155,6 +166,18 @@ export function applyDefaults(r: ResourceInfo, obj: any, isCreate: boolean): voi
         for (const [k, v] of Object.entries(obj.stringData)) obj.data[k] = Buffer.from(String(v)).toString('base64');
         delete obj.stringData;
       }
+      break;
+    case '/PersistentVolumeClaim':
+      if (spec && typeof spec === 'object') setIf(spec, 'volumeMode', 'Filesystem');
+      if (isCreate) obj.status = { phase: 'Pending' };
+      break;
+    case '/PersistentVolume':
+      if (spec && typeof spec === 'object') { setIf(spec, 'persistentVolumeReclaimPolicy', 'Retain'); setIf(spec, 'volumeMode', 'Filesystem'); }
+      if (isCreate) obj.status = { phase: 'Pending' };
+      break;
+    case 'storage.k8s.io/StorageClass':
+      setIf(obj, 'reclaimPolicy', 'Delete');
+      setIf(obj, 'volumeBindingMode', 'Immediate');
       break;
     case '/Namespace':
       obj.spec = { finalizers: ['kubernetes'], ...obj.spec };

@@ -66,6 +66,7 @@ function entries(r: ResourceInfo) {
   if (r.subresources?.binding) for (const [s, kind, verbs] of POD_STREAMS) out.push({ name: `${r.resource}/${s}`, singularName: '', ...base, kind, verbs });
   if (r.subresources?.binding) out.push({ name: `${r.resource}/eviction`, singularName: '', ...base, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
   if (isNodes(r)) out.push({ name: 'nodes/proxy', singularName: '', ...base, kind: 'NodeProxyOptions', verbs: PROXY_VERBS });
+  if (r.resource === 'serviceaccounts' && !r.group) out.push({ name: 'serviceaccounts/token', singularName: '', ...base, group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] });
   return out;
 }
 
@@ -98,6 +99,7 @@ function aggregatedResource(r: ResourceInfo) {
   if (r.subresources?.binding) for (const [s, kind, verbs] of POD_STREAMS) sub.push({ subresource: s, responseKind: { group: '', version: 'v1', kind }, verbs });
   if (r.subresources?.binding) sub.push({ subresource: 'eviction', responseKind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] });
   if (isNodes(r)) sub.push({ subresource: 'proxy', responseKind: { group: '', version: 'v1', kind: 'NodeProxyOptions' }, verbs: PROXY_VERBS });
+  if (r.resource === 'serviceaccounts' && !r.group) sub.push({ subresource: 'token', responseKind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] });
   return {
     resource: r.resource, responseKind: { group: r.group, version: r.version, kind: r.kind },
     scope: r.namespaced ? 'Namespaced' : 'Cluster', singularResource: r.singular, verbs: verbsOf(r),

@@ -53,7 +53,7 @@ export class Handlers {
       if (m !== 'POST' || named) throw methodNotAllowed();
       const body = await this.body(c);
       this.checkIdentity(c, body);
-      return this.reply(c, 201, review(r, body, (req as any).user, (req as any).token));
+      return this.reply(c, 201, await review(r, body, (req as any).user, (req as any).token, (req as any).reviewToken));
     }
     if (sub === 'scale') return this.scale(c);
     if (sub === 'binding') {

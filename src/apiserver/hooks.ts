@@ -12,6 +12,8 @@ import type { NamespaceController } from './namespaces.js';
 import { ORPHAN, FOREGROUND, type GarbageCollector } from './gc.js';
 import { admitLimitRanges, admitPriority, admitPriorityClass, admitTolerations, defaultLimitRange } from './admission/pods.js';
 import { QuotaAdmission } from './admission/quota.js';
+import { admitServiceAccount } from './admission/serviceaccount.js';
+import { admitClaim, admitVolume } from './admission/storage.js';
 
 /** The service CIDR, 10.96.0.0/16 as in kubeadm; .1 is the `kubernetes` service. */
 const SVC_BASE = (10 << 24) | (96 << 16);
@@ -70,12 +72,15 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
     async beforeCreate(r, obj, opts) {
       // Admission, in kube-apiserver's order: mutating plugins, then the quota check.
       if (r.kind === 'Pod' && !r.group) {
+        await admitServiceAccount(getStorage(), obj);
         await admitPriority(getStorage(), obj);
         admitTolerations(obj);
         await admitLimitRanges(getStorage(), obj);
       }
       if (r.kind === 'PriorityClass' && r.group === 'scheduling.k8s.io') await admitPriorityClass(getStorage(), obj);
       if (r.kind === 'LimitRange' && !r.group) defaultLimitRange(obj);
+      if (r.kind === 'PersistentVolumeClaim' && !r.group) await admitClaim(getStorage(), obj);
+      if (r.kind === 'PersistentVolume' && !r.group) admitVolume(obj);
       await (quota ??= new QuotaAdmission(getStorage(), catalog)).admit(r, obj, !!opts?.dryRun);
       if (r.kind === 'Service' && !r.group) {
         const run = lock.then(() => allocate(obj));

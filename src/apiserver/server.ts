@@ -30,6 +30,9 @@ import { evictPod } from './admission/eviction.js';
 import { AggregatedApis } from './aggregated.js';
 import type { AggregatedApi } from '../core/aggregated.js';
 import type { Registry } from 'prom-client';
+import { ISSUER, SigningKey } from './serviceaccount/jwt.js';
+import { ServiceAccountAuthenticator } from './serviceaccount/authenticator.js';
+import { requestToken } from './serviceaccount/tokenrequest.js';
 
 /** How to run the server. */
 export interface ApiServerOptions {
@@ -127,6 +130,13 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const openapi = new OpenApiCache(() => ({ version: catalog.version, byGv: catalog.byGroupVersion(), schemaOf: catalog.schemaOf }));
 
   const token = Buffer.from(creds0.token);
+  // Service account tokens: issued by the TokenRequest API, accepted as bearer tokens.
+  const saKey = await SigningKey.load(o.root);
+  const saAuth = new ServiceAccountAuthenticator(storage, catalog, saKey);
+  const bearer = async (req: IncomingMessage): Promise<User | undefined> => {
+    const h = req.headers.authorization;
+    return h?.startsWith('Bearer ') ? (await saAuth.authenticate(h.slice(7).trim())).user : undefined;
+  };
   let address = '';
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
@@ -136,9 +146,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       return void res.end('ok');
     }
-    const user = authenticate(req, token);
+    const user = authenticate(req, token) ?? await bearer(req);
     if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-    Object.assign(req, { user, token: creds0.token }); // for access and token reviews
+    // For access and token reviews.
+    Object.assign(req, { user, token: creds0.token, reviewToken: (t: string, aud?: string[]) => saAuth.authenticate(t, aud?.length ? aud : undefined) });
     const np = NODE_PROXY.exec(url.pathname);
     if (np) return nodeProxy.proxyNode(req, res, decodeURIComponent(np[1]), np[2] ?? '/', url.search);
     const r = parseResourcePath(path);
@@ -146,6 +157,11 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       if (req.method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
       const body = decodeBody(await readBody(req), req.headers['content-type']);
       return send(res, 201, await evictPod(storage, r.namespace, r.name, body));
+    }
+    if (r && r.group === '' && r.resource === 'serviceaccounts' && r.subresource === 'token' && r.name && r.namespace) {
+      if (req.method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+      const body = decodeBody(await readBody(req), req.headers['content-type']);
+      return send(res, 201, await requestToken(storage, catalog, saKey, r.namespace, r.name, body));
     }
     if (r && isPodStream(r)) {
       if (r.subresource !== 'log') throw badRequest('Upgrade request required');
@@ -171,6 +187,15 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     }
     if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     if (path === '/version') return send(res, 200, SERVER_VERSION);
+    // Service account issuer discovery, so others can verify this cluster's tokens.
+    if (path === '/.well-known/openid-configuration') {
+      return send(res, 200, { issuer: ISSUER, jwks_uri: `https://${address}/openid/v1/jwks`, response_types_supported: ['id_token'], subject_types_supported: ['public'], id_token_signing_alg_values_supported: ['RS256'] });
+    }
+    if (path === '/openid/v1/jwks') {
+      const body = JSON.stringify(saKey.jwks());
+      res.writeHead(200, { 'Content-Type': 'application/jwk-set+json', 'Content-Length': Buffer.byteLength(body) });
+      return void res.end(body);
+    }
     if (path === '/api' || path === '/apis') {
       const agg = wantsAggregated(req.headers.accept);
       if (agg) {
@@ -233,7 +258,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     socket.on('error', () => {});
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://x');
-      if (!authenticate(req, token)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      if (!(authenticate(req, token) ?? await bearer(req))) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       const r = parseResourcePath(url.pathname.replace(/\/+$/, ''));
       if (!r || !isPodStream(r) || r.subresource === 'log') throw new ApiError(400, 'BadRequest', `upgrade is not supported on ${url.pathname}`);
       await nodeProxy.upgrade(req, socket, head, r.namespace!, r.name!, r.subresource!, url.searchParams);

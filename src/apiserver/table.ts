@@ -5,6 +5,7 @@
  */
 import type { ResourceInfo } from './resources.js';
 import { selectorString } from './selectors.js';
+import { isDefaultClass } from './admission/storage.js';
 
 /** One column definition (meta.k8s.io/v1 TableColumnDefinition). */
 export interface Column { name: string; type: string; format: string; description: string; priority: number }
@@ -140,9 +141,9 @@ const COLUMNS: Record<string, Spec[]> = {
     age,
   ],
   'PersistentVolumeClaim': [
-    ['Status', (c) => c.status?.phase ?? 'Pending'], ['Volume', (c) => c.spec?.volumeName ?? ''],
-    ['Capacity', (c) => c.status?.capacity?.storage ?? ''], ['Access Modes', (c) => (c.status?.accessModes ?? []).join(',')],
-    ['StorageClass', (c) => c.spec?.storageClassName ?? '<unset>'], age,
+    ['Status', (c) => (c.metadata?.deletionTimestamp ? 'Terminating' : c.status?.phase ?? 'Pending')], ['Volume', (c) => c.spec?.volumeName ?? ''],
+    ['Capacity', (c) => c.status?.capacity?.storage ?? ''], ['Access Modes', (c) => accessModes(c.status?.accessModes)],
+    ['StorageClass', (c) => c.spec?.storageClassName ?? '<unset>'], ['VolumeAttributesClass', (c) => c.spec?.volumeAttributesClassName ?? '<unset>'], age,
   ],
   'coordination.k8s.io/Lease': [['Holder', (l) => l.spec?.holderIdentity ?? ''], age],
   'scheduling.k8s.io/PriorityClass': [['Value', (p) => n(p.value), 0, 'integer'], ['Global-Default', (p) => String(!!p.globalDefault), 0, 'boolean'], age,
@@ -175,9 +176,10 @@ const COLUMNS: Record<string, Spec[]> = {
   ],
   'storage.k8s.io/StorageClass': [['Provisioner', (c) => c.provisioner ?? ''], ['ReclaimPolicy', (c) => c.reclaimPolicy ?? 'Delete'],
     ['VolumeBindingMode', (c) => c.volumeBindingMode ?? 'Immediate'], ['AllowVolumeExpansion', (c) => String(!!c.allowVolumeExpansion)], age],
-  'PersistentVolume': [['Capacity', (v) => v.spec?.capacity?.storage ?? ''], ['Access Modes', (v) => (v.spec?.accessModes ?? []).join(',')],
-    ['Reclaim Policy', (v) => v.spec?.persistentVolumeReclaimPolicy ?? 'Retain'], ['Status', (v) => v.status?.phase ?? 'Pending'],
-    ['Claim', (v) => (v.spec?.claimRef ? `${v.spec.claimRef.namespace}/${v.spec.claimRef.name}` : '')], ['StorageClass', (v) => v.spec?.storageClassName ?? ''], age],
+  'PersistentVolume': [['Capacity', (v) => v.spec?.capacity?.storage ?? ''], ['Access Modes', (v) => accessModes(v.spec?.accessModes)],
+    ['Reclaim Policy', (v) => v.spec?.persistentVolumeReclaimPolicy ?? 'Retain'], ['Status', (v) => (v.metadata?.deletionTimestamp ? 'Terminating' : v.status?.phase ?? 'Pending')],
+    ['Claim', (v) => (v.spec?.claimRef ? `${v.spec.claimRef.namespace}/${v.spec.claimRef.name}` : '')], ['StorageClass', (v) => v.spec?.storageClassName ?? ''],
+    ['VolumeAttributesClass', (v) => v.spec?.volumeAttributesClassName ?? '<unset>'], ['Reason', (v) => v.status?.reason ?? ''], age],
   'apiextensions.k8s.io/CustomResourceDefinition': [['Created At', (c) => c.metadata?.creationTimestamp ?? '', 0, 'date']],
 };
 
@@ -217,10 +219,18 @@ function jsonPath(o: any, p: string): Cell {
   return cur == null ? null : typeof cur === 'object' ? JSON.stringify(cur) : cur;
 }
 
+/** Access modes as kubectl abbreviates them (RWO, ROX, RWX, RWOP). */
+function accessModes(modes: string[] | undefined): string {
+  const short: Record<string, string> = { ReadWriteOnce: 'RWO', ReadOnlyMany: 'ROX', ReadWriteMany: 'RWX', ReadWriteOncePod: 'RWOP' };
+  return (modes ?? []).map((m) => short[m] ?? m).join(',');
+}
+
 function specsFor(r: ResourceInfo): Spec[] {
   if (r.kind === 'Event' && (r.group === '' || r.group === 'events.k8s.io')) return EVENT_COLUMNS;
   const builtin = r.custom ? undefined : COLUMNS[r.group ? `${r.group}/${r.kind}` : r.kind];
-  if (builtin) return [['Name', (o) => o.metadata?.name ?? ''], ...builtin];
+  // The default StorageClass is printed "name (default)", as kubectl's server-side printer does.
+  const isDefault = r.kind === 'StorageClass' && r.group === 'storage.k8s.io' ? isDefaultClass : () => false;
+  if (builtin) return [['Name', (o) => `${o.metadata?.name ?? ''}${isDefault(o) ? ' (default)' : ''}`], ...builtin];
   const extra: Spec[] = (r.printerColumns ?? []).map((c) => [c.name,
     (o: any, now: number) => { const v = jsonPath(o, c.jsonPath); return c.type === 'date' && typeof v === 'string' ? since(v, now) : v; },
     c.priority ?? 0, c.type === 'date' ? 'string' : c.type]);

@@ -7,6 +7,7 @@
 import type { Cause } from './status.js';
 import type { ResourceInfo } from './resources.js';
 import { selectorObjectMatcher } from './selectors.js';
+import { validateClaim, validatePodVolumes, validateStorageClass, validateVolumeObject } from './validation-volumes.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -20,7 +21,7 @@ const MSG_LABEL = "a lowercase RFC 1123 label must consist of lower case alphanu
 const MSG_1035 = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
 /** Collects causes while walking an object. */
-class Errs {
+export class Errs {
   readonly causes: Cause[] = [];
   required(field: string, detail = '') {
     this.causes.push({ reason: 'FieldValueRequired', message: `Required value${detail ? ': ' + detail : ''}`, field });
@@ -34,6 +35,12 @@ class Errs {
   }
   duplicate(field: string, value: unknown) {
     this.causes.push({ reason: 'FieldValueDuplicate', message: `Duplicate value: ${JSON.stringify(value)}`, field });
+  }
+  notFound(field: string, value: unknown) {
+    this.causes.push({ reason: 'FieldValueNotFound', message: `Not found: ${JSON.stringify(value)}`, field });
+  }
+  forbidden(field: string, detail: string) {
+    this.causes.push({ reason: 'FieldValueForbidden', message: `Forbidden: ${detail}`, field });
   }
 }
 
@@ -105,12 +112,7 @@ export function validatePodSpec(e: Errs, spec: any, path: string, restartPolicie
   validateContainers(e, spec.containers, `${path}.containers`, true, seen);
   validateContainers(e, spec.initContainers, `${path}.initContainers`, false, seen);
   if (spec.restartPolicy && !restartPolicies.includes(spec.restartPolicy)) e.unsupported(`${path}.restartPolicy`, spec.restartPolicy, restartPolicies);
-  const vols = new Set<string>();
-  (spec.volumes ?? []).forEach((v: any, i: number) => {
-    if (!v?.name) e.required(`${path}.volumes[${i}].name`);
-    else if (vols.has(v.name)) e.duplicate(`${path}.volumes[${i}].name`, v.name);
-    vols.add(v?.name);
-  });
+  validatePodVolumes(e, spec, path);
 }
 
 function validateSelector(e: Errs, spec: any, path: string, requireSelector = true): void {
@@ -132,10 +134,13 @@ function nonNegative(e: Errs, v: unknown, field: string): void {
 export function validate(r: ResourceInfo, obj: any): Cause[] {
   const e = new Errs();
   validateMeta(e, obj.metadata, r);
+  if (r.kind === 'StorageClass' && r.group === 'storage.k8s.io') validateStorageClass(e, obj);
   if (r.custom || (r.group !== '' && r.group !== 'apps' && r.group !== 'batch')) return e.causes;
   const spec = obj.spec;
   switch (r.kind) {
     case 'Pod': validatePodSpec(e, spec, 'spec'); break;
+    case 'PersistentVolumeClaim': validateClaim(e, spec); break;
+    case 'PersistentVolume': validateVolumeObject(e, spec); break;
     case 'Deployment': case 'ReplicaSet': case 'StatefulSet': case 'DaemonSet': case 'ReplicationController':
       if (!spec) { e.required('spec'); break; }
       nonNegative(e, spec.replicas, 'spec.replicas');

@@ -75,6 +75,9 @@ const COMPONENTS: Component[] = [
   },
   controller('endpointslice', async () => (await import('../controllers/endpoints/endpointslice.js')).EndpointSliceController),
   controller('endpoints', async () => (await import('../controllers/endpoints/endpoints.js')).EndpointsController),
+  controller('persistentvolume-binder', async () => (await import('../controllers/persistentvolume/binder.js')).PersistentVolumeBinder),
+  controller('pvc-protection', async () => (await import('../controllers/persistentvolume/protection.js')).PVCProtectionController),
+  controller('pv-protection', async () => (await import('../controllers/persistentvolume/protection.js')).PVProtectionController),
 ];
 
 /** The built-in metrics-server's name for --disable. */

@@ -53,7 +53,7 @@ export function register(program: Command): void {
     .option('--listen <addr>', 'API server address', '127.0.0.1')
     .option('--port <port>', 'API server port (0: any free port)', '6443')
     .option('--node-name <name>', 'this node\'s name', os.hostname().toLowerCase())
-    .option('--disable <names>', 'control-plane components not to run (see skiff server)', '')
+    .option('--disable <names>', 'components not to run (see skiff server; also local-storage)', '')
     .option('--metric-resolution <duration>', 'how often the metrics-server scrapes the node', '15s')
     .option('--horizontal-pod-autoscaler-sync-period <duration>', 'how often each HorizontalPodAutoscaler is evaluated', '15s')
     .action(action(async (opts: { listen: string; port: string; nodeName: string; disable: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string }, cmd: Command) => {
@@ -72,7 +72,8 @@ export function register(program: Command): void {
       const { startAgentThread } = await import('./agent-thread.js');
       const { ServiceProxy } = await import('../proxy/proxier.js');
       const { InformerFactory } = await import('../controllers/runtime/informer.js');
-      const { MemoryRecorder } = await import('../controllers/runtime/events.js');
+      const { MemoryRecorder, ApiEventRecorder } = await import('../controllers/runtime/events.js');
+      const { LocalPathProvisioner, PROVISIONER } = await import('../controllers/localpath/localpath.js');
       const { realClock } = await import('../controllers/runtime/clock.js');
       const { DEFAULT_POD_CIDR } = await import('../engine/network/config.js');
       const { internalIP } = await import('../agent/machine.js');
@@ -89,12 +90,19 @@ export function register(program: Command): void {
         const { useSpawner, stopSpawner } = await import('../lib/spawner.js');
         useSpawner();
         stops.push(() => stopSpawner());
-        const cp = await startControlPlane({ root, listen: opts.listen, port, disable, log, tuning });
+        // local-storage (the local-path provisioner) belongs to the node, as k3s' --disable local-storage.
+        const cp = await startControlPlane({ root, listen: opts.listen, port, disable: disable.filter((d) => d !== 'local-storage'), log, tuning });
         stops.push(() => cp.stop());
         const informers = new InformerFactory(cp.client);
         stops.push(() => informers.stop());
         const proxy = new ServiceProxy({ client: cp.client, informers, clock: realClock, recorder: new MemoryRecorder(), log }, { podCidr: process.env.SKIFF_POD_CIDR ?? DEFAULT_POD_CIDR });
+        // Persistent volumes as k3s ships them: the local-path provisioner and its default StorageClass.
+        const storage = disable.includes('local-storage') ? undefined : new LocalPathProvisioner(
+          { client: cp.client, informers, clock: realClock, recorder: new ApiEventRecorder(cp.client, `${PROVISIONER}_${opts.nodeName}`, realClock), log },
+          { dir: path.join(root, 'storage'), nodeName: opts.nodeName });
         informers.start();
+        storage?.run();
+        if (storage) stops.push(() => storage.stop());
         proxy.run();
         stops.push(() => proxy.stop());
         // Cluster DNS on this node's address, published as kube-system/kube-dns (10.96.0.10)
@@ -142,6 +150,9 @@ export function register(program: Command): void {
     for (const c of await engine.list()) if (c.options.labels?.[L.podUid]) await engine.remove(c.id, { force: true }).catch(() => {});
     const sandboxes = await openSandboxes(root);
     for (const s of await sandboxes.list()) if (s.labels?.[L.podUid]) await sandboxes.remove(s.id, { force: true }).catch(() => {});
+    // Pod volumes (tmpfs mounts included); the local-path volumes under <root>/storage stay, as k3s' do.
+    const { cleanupPodVolumes } = await import('../agent/volumes/index.js');
+    await cleanupPodVolumes(root);
     const { cleanupServiceRules } = await import('../proxy/proxier.js');
     await cleanupServiceRules();
   };

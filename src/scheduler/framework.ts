@@ -52,7 +52,7 @@ export interface PostFilterResult {
  * A plugin: any subset of the extension points. The points a scheduling cycle runs, in order:
  * preFilter, filter (every node), postFilter (only when no node fits), preScore, score,
  * normalize (feasible nodes), reserve (the chosen node; unreserve undoes it when a later step
- * fails), then bind (asynchronously, the first bind plugin that does not skip).
+ * fails), then preBind and bind (asynchronously, the first bind plugin that does not skip).
  */
 export interface Plugin {
   name: string;
@@ -74,6 +74,8 @@ export interface Plugin {
   reserve?(state: CycleState, pod: KObject, node: string): Status;
   /** Undoes reserve (a later reserve or the binding failed). Must be idempotent. */
   unreserve?(state: CycleState, pod: KObject, node: string): void;
+  /** Before binding (asynchronously): what must exist first, e.g. bound volumes; a failure retries the pod. */
+  preBind?(state: CycleState, pod: KObject, node: string, client: ApiClient): Promise<Status>;
   /** Binds the pod to `node` through the API; undefined skips to the next bind plugin. Throws on failure. */
   bind?(pod: KObject, node: string, client: ApiClient): Promise<Status | undefined>;
 }

@@ -18,6 +18,7 @@ import { NodeInfo } from './nodeinfo.js';
 import type { CycleState, Plugin, Snapshot, Status } from './framework.js';
 import { DEFAULT_PLUGINS } from './plugins/index.js';
 import { defaultBinder } from './plugins/binder.js';
+import { volumeBinding } from './plugins/volumebinding.js';
 import { NO_NODES, runCycle } from './cycle.js';
 import { defaultPreemption, priorityOf } from './preemption.js';
 import { SchedulingQueue, type QueueOptions } from './queue.js';
@@ -55,6 +56,8 @@ export class Scheduler {
   private readonly queue: SchedulingQueue;
   private readonly plugins: Plugin[];
   private readonly metrics: SchedulerMetrics;
+  /** Caches plugins need filled before the first cycle (VolumeBinding's claims, volumes, classes). */
+  private readonly pluginsSynced: Promise<unknown>;
   private binds = 0;
   private bindWaiters: (() => void)[] = [];
   private stopped = false;
@@ -62,7 +65,9 @@ export class Scheduler {
   readonly stats: SchedulerStats = { scheduled: 0, unschedulable: 0, preemptions: 0, bindErrors: 0 };
 
   constructor(private readonly ctx: ControllerContext, private readonly opts: SchedulerOptions = {}) {
-    const base = opts.plugins ?? DEFAULT_PLUGINS;
+    const vb = opts.plugins ? undefined : volumeBinding(ctx.informers, ctx.clock, () => this.queue.moveAllToActive());
+    const base = opts.plugins ?? [...DEFAULT_PLUGINS, vb!];
+    this.pluginsSynced = vb?.synced ?? Promise.resolve();
     this.plugins = [
       ...base,
       ...(base.some((p) => p.postFilter) ? [] : [defaultPreemption(() => this.plugins, () => this.pdbs.list())]),
@@ -85,7 +90,7 @@ export class Scheduler {
   /** Starts scheduling once the caches are filled. */
   run(): this {
     void (async () => {
-      await Promise.all([this.pods.synced, this.nodes.synced, this.classes.synced]);
+      await Promise.all([this.pods.synced, this.nodes.synced, this.classes.synced, this.pluginsSynced]);
       for (let n = 1; !this.stopped; n++) {
         const key = await this.queue.pop();
         if (key === undefined) return;
@@ -276,6 +281,10 @@ export class Scheduler {
     this.binds++;
     const { namespace, name } = pod.metadata;
     try {
+      for (const p of this.plugins) {
+        const s = await p.preBind?.(state, pod, node, this.ctx.client);
+        if (s && s.code !== 'Success') throw new Error(s.reasons.join(', '));
+      }
       let status: Status | undefined;
       for (const p of this.plugins) {
         if (p.bind && (status = await p.bind(pod, node, this.ctx.client))) break;

@@ -2,8 +2,9 @@
  * `skiff up` as a child process for end-to-end tests: resolves once it printed its kubeconfig
  * (the cluster answers), rejects with its stderr when it exits first.
  */
+import fs from 'node:fs/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { SKIFF } from './images.js';
+import { SKIFF, skiff } from './images.js';
 
 /** Starts `skiff up` on any free API port with data root `root` and node name `nodeName`. */
 export async function skiffUp(root: string, nodeName: string): Promise<ChildProcess> {
@@ -15,4 +16,12 @@ export async function skiffUp(root: string, nodeName: string): Promise<ChildProc
     p.once('exit', (code) => fail(new Error(`skiff up exited ${code}: ${err}`)));
   });
   return p;
+}
+
+/** After a test file: kills a `skiff up` still running, `skiff down`, and removes the data root. */
+export async function skiffUpCleanup(proc: ChildProcess | undefined, root: string | undefined): Promise<void> {
+  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
+  if (!root) return;
+  await skiff(root, ['down']).catch(() => {});
+  await fs.rm(root, { recursive: true, force: true });
 }

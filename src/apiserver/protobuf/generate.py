@@ -18,6 +18,7 @@ for path in sys.argv[1:]:
             mp = re.match(r'map<(\w+), ([\w.]+)> (\w+) = (\d+);', line)
             if f:
                 label, typ, name, num = f.groups()
+                name = {'uID': 'uid'}.get(name, name)  # the one proto name whose JSON name differs (BoundObjectReference)
                 fields.append([int(num), name, typ if typ[0] == '.' or typ in SCALARS else '.' + pkg + '.' + typ, 'r' if label == 'repeated' else ''])
             elif mp:
                 k, v, name, num = mp.groups()
@@ -27,7 +28,7 @@ for path in sys.argv[1:]:
 ROOTS = ['core.v1.ConfigMap', 'core.v1.Secret', 'core.v1.Namespace', 'core.v1.Service', 'core.v1.ServiceAccount', 'core.v1.Pod',
          'core.v1.ResourceQuota', 'apps.v1.Deployment', 'batch.v1.Job', 'batch.v1.CronJob', 'rbac.v1.Role', 'rbac.v1.RoleBinding',
          'rbac.v1.ClusterRole', 'rbac.v1.ClusterRoleBinding', 'scheduling.v1.PriorityClass', 'networking.v1.Ingress',
-         'policy.v1.PodDisruptionBudget', 'autoscaling.v2.HorizontalPodAutoscaler', 'autoscaling.v1.HorizontalPodAutoscaler', 'policy.v1.Eviction', 'core.v1.LimitRange', 'authentication.v1.SelfSubjectReview', 'authentication.v1.TokenReview',
+         'policy.v1.PodDisruptionBudget', 'autoscaling.v2.HorizontalPodAutoscaler', 'autoscaling.v1.HorizontalPodAutoscaler', 'policy.v1.Eviction', 'core.v1.LimitRange', 'authentication.v1.SelfSubjectReview', 'authentication.v1.TokenReview', 'authentication.v1.TokenRequest',
          'authorization.v1.SelfSubjectAccessReview', 'authorization.v1.SubjectAccessReview', 'authorization.v1.SelfSubjectRulesReview']
 out, todo = {}, ['.k8s.io.api.' + r for r in ROOTS] + ['.k8s.io.apimachinery.pkg.runtime.Unknown']
 while todo:

@@ -187,6 +187,7 @@ export class ContainerEngine {
       if (!existsSync(t)) await fs.writeFile(t, '');
     }
     const user = await resolveUser(p.rootfs, o.user ?? image.config?.User);
+    if (o.groups?.length) user.additionalGids = [...new Set(o.groups)];
     let seccompProfile: object | undefined;
     if (o.seccomp && o.seccomp !== 'default' && o.seccomp !== 'unconfined') {
       try {

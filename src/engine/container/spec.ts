@@ -47,6 +47,8 @@ export interface ContainerOptions {
   workdir?: string;
   /** `user`, `uid`, `user:group`, `uid:gid`. */
   user?: string;
+  /** Supplementary group IDs of the process (Docker's --group-add). */
+  groups?: number[];
   hostname?: string;
   tty?: boolean;
   stdin?: boolean;
