@@ -9,20 +9,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { ensureBusyboxImage, skiff } from './helpers/images.js';
-import { skiffUp } from './helpers/up.js';
+import { skiffUp, skiffUpCleanup } from './helpers/up.js';
 
 let root: string;
 let proc: ChildProcess | undefined;
 
 const kubectl = (...args: string[]) => skiff(root, ['kubectl', ...args], { env: { HOME: root } });
 
-after(async () => {
-  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
-  if (root) {
-    await skiff(root, ['down']).catch(() => {});
-    await fs.rm(root, { recursive: true, force: true });
-  }
-});
+after(() => skiffUpCleanup(proc, root));
 
 const deployment = {
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { ensureBusyboxImage, skiff } from './helpers/images.js';
-import { skiffUp } from './helpers/up.js';
+import { skiffUp, skiffUpCleanup } from './helpers/up.js';
 
 let root: string;
 let proc: ChildProcess | undefined;
@@ -18,13 +18,7 @@ const up = () => skiffUp(root, 'up-test');
 
 const kubectl = (...args: string[]) => skiff(root, ['kubectl', ...args], { env: { HOME: root } });
 
-after(async () => {
-  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
-  if (root) {
-    await skiff(root, ['down']).catch(() => {});
-    await fs.rm(root, { recursive: true, force: true });
-  }
-});
+after(() => skiffUpCleanup(proc, root));
 
 test('skiff up runs a node that runs pods; SIGTERM keeps containers for the next up; skiff down removes them', async () => {
   root = await fs.mkdtemp('/var/tmp/skiff-up-');
