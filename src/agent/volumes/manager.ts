@@ -83,7 +83,9 @@ export class VolumeManager {
   private pods = new Map<string, PodState>();
   private timer?: TimerHandle;
   private stopped = false;
-  private memoryMounted?: Promise<void>;
+  /** Mounts and unmounts of the projections' tmpfs, one after the other. */
+  private memoryOps: Promise<unknown> = Promise.resolve();
+  private memoryMounted = false;
 
   constructor(private readonly o: VolumeManagerOptions) {}
 
@@ -97,10 +99,35 @@ export class VolumeManager {
     return memoryRoot(this.o.root);
   }
 
-  /** Mounts the projections' tmpfs once (a mount left by an earlier run is reused). */
+  private memoryOp(fn: () => Promise<void>): Promise<void> {
+    const run = this.memoryOps.then(fn);
+    this.memoryOps = run.catch(() => {});
+    return run;
+  }
+
+  /** Mounts the projections' tmpfs when it is not (a mount left by an earlier run is reused). */
   private memory(): Promise<void> {
-    this.memoryMounted ??= mountTmpfs(this.memoryRoot).catch((err) => { this.memoryMounted = undefined; throw err; });
-    return this.memoryMounted;
+    if (this.memoryMounted) return Promise.resolve();
+    return this.memoryOp(async () => {
+      if (this.memoryMounted) return;
+      await mountTmpfs(this.memoryRoot);
+      this.memoryMounted = true;
+    });
+  }
+
+  /**
+   * Unmounts the projections' tmpfs once no pod has volumes (nothing stays mounted for pods that
+   * are gone). A pod's state exists before it asks for the tmpfs, and both go through
+   * `memoryOp`, so a pod being set up meanwhile keeps it mounted or mounts it again after.
+   */
+  private releaseMemory(): Promise<void> {
+    return this.memoryOp(async () => {
+      if (this.pods.size) return;
+      const left = await fs.readdir(this.memoryRoot).catch(() => [] as string[]);
+      if (left.length) return;
+      await removeDirSafely(this.memoryRoot);
+      this.memoryMounted = false;
+    });
   }
 
   private state(pod: KObject): PodState {
@@ -206,6 +233,7 @@ export class VolumeManager {
       this.o.forget?.(uid);
     };
     await (s ? this.locked(s, run) : run());
+    await this.releaseMemory();
   }
 
   /** Removes the directories of pods not in `keep` (left by a crash or a pod deleted while away). */
@@ -225,6 +253,7 @@ export class VolumeManager {
         this.o.log(`volumes of pod ${uid}: ${(err as Error).message}`);
       }
     }
+    await this.releaseMemory().catch((err) => this.o.log(`projected volumes: ${(err as Error).message}`));
     return removed;
   }
 
