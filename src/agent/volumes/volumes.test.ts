@@ -7,7 +7,7 @@
  * ownership, the mount back-off and emptyDir memory sizes, and the VolumeManager over disk
  * volumes (FailedMount messages, refresh of a changed ConfigMap, teardown and orphans).
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -23,8 +23,13 @@ import { ServiceAccountTokens } from './tokens.js';
 import { FakeClock } from '../../controllers/runtime/clock.js';
 import type { KObject } from '../../client/client.js';
 
+const made: string[] = [];
+after(async () => { for (const d of made) await fs.rm(d, { recursive: true, force: true }); });
+
 async function tmp(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'skiff-vol-'));
+  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-vol-'));
+  made.push(d);
+  return d;
 }
 
 const file = (s: string, mode = 0o644) => ({ data: Buffer.from(s), mode });

@@ -7,7 +7,7 @@
  * account, the kube-api-access volume and mounts, opting out, a missing account) and the
  * DefaultStorageClass admission.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -22,6 +22,9 @@ import { admitServiceAccount, SA_MOUNT_PATH } from '../admission/serviceaccount.
 import { admitClaim, defaultClass } from '../admission/storage.js';
 import { ApiError } from '../status.js';
 
+const roots: string[] = [];
+after(async () => { for (const d of roots) await fs.rm(d, { recursive: true, force: true }); });
+
 async function setup() {
   const catalog = new Catalog();
   const storage = new Storage(openMemoryBackend());
@@ -32,6 +35,7 @@ async function setup() {
   const pod = await storage.create(r('pods'), 'app', { metadata: { name: 'p' }, spec: { serviceAccountName: 'default', nodeName: 'n1', containers: [{ name: 'c', image: 'x' }] } });
   const node = await storage.create(r('nodes'), undefined, { metadata: { name: 'n1' } });
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-sa-'));
+  roots.push(root);
   const key = await SigningKey.load(root);
   return { catalog, storage, r, sa, pod, node, root, key };
 }
@@ -49,7 +53,6 @@ test('the signing key is made once per data root, 0600, and names itself by its 
   assert.equal(jwk.kid, key.kid);
   assert.equal(jwk.kty, 'RSA');
   assert.equal(key.verify('a.b.c'), undefined);
-  await fs.rm(root, { recursive: true });
 });
 
 test('TokenRequest: defaults, validation, bound pods and the kubelet\'s extended lifetime', async () => {
