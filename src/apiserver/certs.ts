@@ -12,11 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import YAML from 'yaml';
 import { writeFileAtomic } from '../lib/atomic.js';
 import { withLock } from '../lib/lock.js';
 import { UnavailableError } from '../core/errors.js';
+import { KUBERNETES_SERVICE_IP } from './kubernetes-service.js';
 
 const run = promisify(execFile);
 
@@ -54,14 +55,17 @@ async function issue(dir: string, name: string, subj: string, ext: string): Prom
 
 /**
  * Loads the credentials under `root`, creating whatever is missing on first start.
- * `server` is the URL written into the kubeconfig.
+ * `server` is the URL written into the kubeconfig; `addresses` are IPs or names the serving
+ * certificate must also cover (the advertised address): a certificate made without one of
+ * them is re-issued from the same CA, as k3s' dynamic listener does, so clients keep trust.
  */
-export async function ensureCredentials(root: string, server: string): Promise<Credentials> {
+export async function ensureCredentials(root: string, server: string, addresses: string[] = []): Promise<Credentials> {
   const dir = path.join(root, 'server');
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   return withLock(path.join(dir, 'credentials'), async () => {
     const have = await Promise.all(FILES.map((f) => fs.access(path.join(dir, f)).then(() => true, () => false)));
-    if (!have.every(Boolean)) await generate(dir);
+    if (!have.every(Boolean)) await generate(dir, addresses);
+    else await coverSans(dir, addresses);
     const read = (f: string) => fs.readFile(path.join(dir, f), 'utf8');
     const [caCert, caKey, servingCert, servingKey, adminCert, adminKey, token] = await Promise.all(FILES.map(read));
     const creds: Credentials = {
@@ -73,18 +77,49 @@ export async function ensureCredentials(root: string, server: string): Promise<C
   });
 }
 
-async function generate(dir: string): Promise<void> {
+/**
+ * The serving certificate's names: loopback, the host name, the names and the cluster IP of
+ * the `kubernetes` Service (what in-cluster clients dial), and `addresses`.
+ */
+function servingSans(addresses: string[]): string[] {
+  const host = os.hostname();
+  const sans = ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1', 'DNS:kubernetes', 'DNS:kubernetes.default',
+    'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local', `IP:${KUBERNETES_SERVICE_IP}`,
+    ...(host && host !== 'localhost' ? [`DNS:${host}`] : []),
+    ...addresses.map((a) => (/^[\d.]+$|:/.test(a) ? `IP:${a}` : `DNS:${a}`))];
+  return [...new Set(sans)];
+}
+
+function issueServing(dir: string, addresses: string[]): Promise<void> {
+  return issue(dir, 'serving', '/CN=skiff-apiserver',
+    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${servingSans(addresses).join(',')}\n`);
+}
+
+/** Re-issues the serving certificate from the existing CA when it lacks a wanted name. */
+async function coverSans(dir: string, addresses: string[]): Promise<void> {
+  const have = new X509Certificate(await fs.readFile(path.join(dir, 'serving.crt'))).subjectAltName ?? '';
+  // Node prints "DNS:x, IP Address:1.2.3.4"; IPv6 addresses in full form.
+  const got = new Set(have.split(', ').map((x) => x.replace(/^IP Address:/, 'IP:')));
+  const missing = servingSans(addresses).filter((s) => !got.has(s) && !(s.startsWith('IP:') && s.includes(':', 3)));
+  if (!missing.length) return;
+  const tmp = await fs.mkdtemp(path.join(dir, '.gen-'));
+  try {
+    for (const f of ['ca.crt', 'ca.key']) await fs.copyFile(path.join(dir, f), path.join(tmp, f));
+    await issueServing(tmp, addresses);
+    for (const f of ['serving.key', 'serving.crt']) await writeFileAtomic(path.join(dir, f), await fs.readFile(path.join(tmp, f)), 0o600);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function generate(dir: string, addresses: string[]): Promise<void> {
   // Work in a private scratch folder, then move files in: a crash leaves no half set.
   const tmp = await fs.mkdtemp(path.join(dir, '.gen-'));
   try {
     await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-sha256', '-subj', '/CN=skiff-ca',
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], tmp);
-    const host = os.hostname();
-    const sans = ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1', 'DNS:kubernetes', 'DNS:kubernetes.default',
-      'DNS:kubernetes.default.svc', ...(host && host !== 'localhost' ? [`DNS:${host}`] : [])];
-    await issue(tmp, 'serving', '/CN=skiff-apiserver',
-      `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\n`);
+    await issueServing(tmp, addresses);
     await issue(tmp, 'admin', '/O=system:masters/CN=admin',
       'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
     await fs.writeFile(path.join(tmp, 'token'), randomBytes(32).toString('hex') + '\n');

@@ -157,7 +157,11 @@ export function applyDefaults(r: ResourceInfo, obj: any, isCreate: boolean): voi
         setIf(obj.spec, 'ipFamilyPolicy', 'SingleStack');
       }
       for (const p of obj.spec.ports ?? []) { setIf(p, 'protocol', 'TCP'); setIf(p, 'targetPort', p.port); }
+      // As SetDefaults_Service: externally reachable types get a traffic policy, load balancers node ports.
+      if (obj.spec.type === 'NodePort' || obj.spec.type === 'LoadBalancer') setIf(obj.spec, 'externalTrafficPolicy', 'Cluster');
+      if (obj.spec.type === 'LoadBalancer') setIf(obj.spec, 'allocateLoadBalancerNodePorts', true);
       if (isCreate) obj.status = { loadBalancer: {} };
+      for (const ing of obj.status?.loadBalancer?.ingress ?? []) if (ing?.ip && obj.spec.type === 'LoadBalancer') setIf(ing, 'ipMode', 'VIP');
       break;
     case '/Secret':
       setIf(obj, 'type', 'Opaque');

@@ -1,7 +1,7 @@
 /**
  * Kind-specific storage hooks the server installs: cluster IP and node port allocation for
- * Services, CRD acceptance (status, served resources), CRD cleanup, custom resource schema
- * validation, and kicking the namespace controller.
+ * Services (service-alloc.ts), CRD acceptance (status, served resources), CRD cleanup,
+ * custom resource schema validation, and kicking the namespace controller.
  */
 import type { Hooks, Storage } from './storage.js';
 import type { Catalog } from './catalog.js';
@@ -14,59 +14,12 @@ import { admitLimitRanges, admitPriority, admitPriorityClass, admitTolerations, 
 import { QuotaAdmission } from './admission/quota.js';
 import { admitServiceAccount } from './admission/serviceaccount.js';
 import { admitClaim, admitVolume } from './admission/storage.js';
-
-/** The service CIDR, 10.96.0.0/16 as in kubeadm; .1 is the `kubernetes` service. */
-const SVC_BASE = (10 << 24) | (96 << 16);
-const SVC_SIZE = 1 << 16;
-const ipOf = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
-const numOf = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+import { ServiceAllocator } from './service-alloc.js';
 
 /** Builds the hooks; `getStorage` breaks the construction cycle (storage needs hooks). */
 export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsController: () => NamespaceController | undefined, caCert = '', gc: () => GarbageCollector | undefined = () => undefined): Hooks {
-  const reservedIps = new Set<string>(); // in flight within this process: two creates never share an IP
-  const reservedPorts = new Set<number>();
-  let lock: Promise<void> = Promise.resolve();
   let quota: QuotaAdmission | undefined;
-
-  async function allocate(svc: any): Promise<void> {
-    const spec = svc.spec;
-    const storage = getStorage();
-    const services = catalog.lookup('', 'v1', 'services')!;
-    const { items } = await storage.list(services, undefined, {});
-    const usedIps = new Set<string>([...reservedIps, ...items.flatMap((s) => s.spec?.clusterIPs ?? [s.spec?.clusterIP]).filter(Boolean)]);
-    const usedPorts = new Set<number>([...reservedPorts, ...items.flatMap((s) => (s.spec?.ports ?? []).map((p: any) => p.nodePort)).filter(Boolean)]);
-    if (spec.type !== 'ExternalName') {
-      if (spec.clusterIP && spec.clusterIP !== 'None') {
-        const n = numOf(spec.clusterIP);
-        if (!/^\d+\.\d+\.\d+\.\d+$/.test(spec.clusterIP) || n < SVC_BASE || n >= SVC_BASE + SVC_SIZE) {
-          throw invalidField(svc, 'spec.clusterIPs', spec.clusterIP, 'failed to allocate IP: the provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/16');
-        }
-        if (usedIps.has(spec.clusterIP)) throw invalidField(svc, 'spec.clusterIPs', spec.clusterIP, 'failed to allocate IP: provided IP is already allocated');
-      } else if (!spec.clusterIP) {
-        const start = Math.floor(Math.random() * (SVC_SIZE - 20)) + 10;
-        for (let i = 0; i < SVC_SIZE; i++) {
-          const ip = ipOf(SVC_BASE + ((start + i) % (SVC_SIZE - 2)) + 1);
-          if (!usedIps.has(ip)) { spec.clusterIP = ip; break; }
-        }
-      }
-      spec.clusterIPs = [spec.clusterIP];
-      reservedIps.add(spec.clusterIP);
-      setTimeout(() => reservedIps.delete(spec.clusterIP), 10_000).unref();
-    }
-    if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') {
-      for (const p of spec.ports ?? []) {
-        if (p.nodePort) {
-          if (p.nodePort < 30000 || p.nodePort > 32767) throw invalidField(svc, 'spec.ports[0].nodePort', p.nodePort, 'provided port is not in the valid range. The range of valid ports is 30000-32767');
-          if (usedPorts.has(p.nodePort)) throw invalidField(svc, 'spec.ports[0].nodePort', p.nodePort, 'provided port is already allocated');
-        } else {
-          for (let n = 30000; n <= 32767; n++) if (!usedPorts.has(n)) { p.nodePort = n; break; }
-        }
-        usedPorts.add(p.nodePort);
-        reservedPorts.add(p.nodePort);
-        setTimeout(() => reservedPorts.delete(p.nodePort), 10_000).unref();
-      }
-    }
-  }
+  const services = new ServiceAllocator(async () => (await getStorage().list(catalog.lookup('', 'v1', 'services')!, undefined, {})).items);
 
   return {
     async beforeCreate(r, obj, opts) {
@@ -82,12 +35,11 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
       if (r.kind === 'PersistentVolumeClaim' && !r.group) await admitClaim(getStorage(), obj);
       if (r.kind === 'PersistentVolume' && !r.group) admitVolume(obj);
       await (quota ??= new QuotaAdmission(getStorage(), catalog)).admit(r, obj, !!opts?.dryRun);
-      if (r.kind === 'Service' && !r.group) {
-        const run = lock.then(() => allocate(obj));
-        lock = run.catch(() => {});
-        await run;
-      }
+      if (r.kind === 'Service' && !r.group) await services.create(obj);
       if (r.kind === 'CustomResourceDefinition') obj.status = crdStatus(obj);
+    },
+    async beforeUpdate(r, cur, next) {
+      if (r.kind === 'Service' && !r.group) await services.update(cur, next);
     },
     async afterWrite(r, obj, type) {
       if (type === 'create') quota?.release(obj.metadata?.uid);
@@ -116,11 +68,6 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
       return schemaErrors(obj, s, '');
     },
   };
-}
-
-function invalidField(svc: any, field: string, value: unknown, message: string): ApiError {
-  return new ApiError(422, 'Invalid', `Service "${svc.metadata?.name}" is invalid: ${field}: Invalid value: ${JSON.stringify(value)}: ${message}`,
-    { name: svc.metadata?.name, kind: 'Service', causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(value)}: ${message}`, field }] });
 }
 
 /**

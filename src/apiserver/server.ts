@@ -38,8 +38,14 @@ import { requestToken } from './serviceaccount/tokenrequest.js';
 export interface ApiServerOptions {
   /** Data root: credentials under <root>/server, kubeconfig at <root>/kubeconfig.yaml. */
   root: string;
-  /** Listen address (default 127.0.0.1). */
+  /** Listen address (default 127.0.0.1; 0.0.0.0 or :: for every address). */
   listen?: string;
+  /**
+   * The address published to the cluster (kube-apiserver's --advertise-address): the
+   * `kubernetes` Service's endpoint, which pods must reach. Default: the listen address, or
+   * 127.0.0.1 for a wildcard listen.
+   */
+  advertiseAddress?: string;
   /** Port (default 6443; 0 picks a free one). */
   port?: number;
   /** Store URL: sqlite://PATH (default <root>/server/state.db), etcd://HOST:PORT or memory://. */
@@ -103,6 +109,11 @@ const NODE_PROXY = /^\/api\/v1\/nodes\/([^/]+)\/proxy(\/.*)?$/;
 /** Starts the API server; resolves once it listens. */
 export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const listen = o.listen ?? '127.0.0.1';
+  const wildcard = listen === '0.0.0.0' || listen === '::';
+  // A wildcard listen has no single address to publish or dial: loopback stands for it.
+  const advertise = o.advertiseAddress ?? (wildcard ? '127.0.0.1' : listen);
+  const local = wildcard ? (listen === '::' ? '::1' : '127.0.0.1') : listen;
+  const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
   if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) throw new InvalidArgumentError(`invalid port ${o.port}`);
   const opened = o.backend ? { backend: o.backend, serverCompacts: false } : await openStore(o.store, o.root);
   const backend = opened.backend;
@@ -110,7 +121,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   let nsc: NamespaceController | undefined;
   let gc: GarbageCollector | undefined;
   // The kubeconfig needs the URL, the URL needs the port: credentials first, rewritten once listening.
-  const creds0 = await ensureCredentials(o.root, `https://${listen.includes(':') ? `[${listen}]` : listen}:${o.port ?? 6443}`);
+  const creds0 = await ensureCredentials(o.root, `https://${bracket(local)}:${o.port ?? 6443}`, [advertise]);
   const storage: Storage = new Storage(backend, makeHooks(catalog, () => storage, () => nsc, creds0.caCert, () => gc));
   // CRDs first: their resources must be served before the first request.
   const crds = catalog.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
@@ -277,12 +288,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     throw e.code === 'EADDRINUSE' ? new UnavailableError(`cannot listen on ${listen}:${o.port}: address already in use`) : e;
   }
   const port = (server.address() as AddressInfo).port;
-  const host = listen.includes(':') ? `[${listen}]` : listen;
-  address = `${host}:${port}`;
-  const url = `https://${address}`;
-  const creds = await ensureCredentials(o.root, url); // rewrites the kubeconfig with the real port
-  // A wildcard listen has no single address to publish: the loopback one stands for it.
-  await reconcileKubernetesService(storage, listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen, port);
+  address = `${bracket(advertise)}:${port}`;
+  const url = `https://${bracket(local)}:${port}`;
+  const creds = await ensureCredentials(o.root, url, [advertise]); // rewrites the kubeconfig with the real port
+  await reconcileKubernetesService(storage, advertise, port);
 
   const compactor = opened.serverCompacts ? startCompactor(backend) : undefined;
   return {

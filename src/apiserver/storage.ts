@@ -18,6 +18,8 @@ import type { Matcher } from './selectors.js';
 export interface Hooks {
   /** Runs before an object is first stored (after defaults), e.g. to allocate a cluster IP or admit it. */
   beforeCreate?(r: ResourceInfo, obj: any, opts?: WriteOptions): Promise<void>;
+  /** Runs on an update after defaults, before validation (e.g. to carry over or allocate a Service's ports). */
+  beforeUpdate?(r: ResourceInfo, cur: any, next: any, opts?: WriteOptions): Promise<void>;
   /** Runs after any stored write of `r` (create, update, delete). */
   afterWrite?(r: ResourceInfo, obj: any, type: 'create' | 'update' | 'delete'): Promise<void> | void;
   /** Runs after defaults on every write; returns extra validation causes (CR schemas). */
@@ -183,6 +185,7 @@ export class Storage {
       if (pinned && pinned !== cur.metadata.resourceVersion) throw conflict(r, name);
       this.carryOver(r, cur, next, opts.system ? 'system' : opts.subresource);
       applyDefaults(r, next, false);
+      await this.hooks.beforeUpdate?.(r, cur, next, opts);
       if (specPart(next) !== specPart(cur) && cur.metadata.generation !== undefined) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
       const causes = [...validate(r, next), ...(opts.system ? [] : validateUpdate(r, cur, next)), ...(this.hooks.validate?.(r, next) ?? [])];
       if (causes.length) throw invalid(r.kind, r.group, name, causes);

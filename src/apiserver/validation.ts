@@ -178,6 +178,14 @@ export function validate(r: ResourceInfo, obj: any): Cause[] {
         if (p?.protocol && !['TCP', 'UDP', 'SCTP'].includes(p.protocol)) e.unsupported(`spec.ports[${i}].protocol`, p.protocol, ['SCTP', 'TCP', 'UDP']);
         if (typeof p?.targetPort === 'number' && (p.targetPort < 1 || p.targetPort > 65535)) e.invalid(`spec.ports[${i}].targetPort`, p.targetPort, 'must be between 1 and 65535, inclusive');
       });
+      // Traffic policies, as validateServiceExternalTrafficPolicy and validateServiceInternalTrafficPolicy.
+      const external = spec?.type === 'NodePort' || spec?.type === 'LoadBalancer';
+      if (!external && spec?.externalTrafficPolicy) e.invalid('spec.externalTrafficPolicy', spec.externalTrafficPolicy, 'may only be set for externally-accessible services');
+      if (external && spec?.externalTrafficPolicy && !['Cluster', 'Local'].includes(spec.externalTrafficPolicy)) e.unsupported('spec.externalTrafficPolicy', spec.externalTrafficPolicy, ['Cluster', 'Local']);
+      if (spec?.internalTrafficPolicy && !['Cluster', 'Local'].includes(spec.internalTrafficPolicy)) e.unsupported('spec.internalTrafficPolicy', spec.internalTrafficPolicy, ['Cluster', 'Local']);
+      if (spec?.healthCheckNodePort && !(spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local')) {
+        e.invalid('spec.healthCheckNodePort', spec.healthCheckNodePort, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'");
+      }
       break;
     }
     case 'ConfigMap': case 'Secret':

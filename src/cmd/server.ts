@@ -12,6 +12,7 @@ export function register(program: Command): void {
     .command('server')
     .description('run the control plane: API server, scheduler and controllers')
     .option('--listen <addr>', 'address to listen on', '127.0.0.1')
+    .option('--advertise-address <ip>', 'the address published as the kubernetes Service\'s endpoint (default: --listen, or 127.0.0.1 for 0.0.0.0)')
     .option('--port <port>', 'port to listen on (0: any free port)', '6443')
     .option('--store <url>', 'store: sqlite://PATH (default <root>/server/state.db), etcd://HOST:PORT or memory://')
     .option('--disable <names>', 'components not to run, comma-separated: scheduler, controllers, or one controller', '')
@@ -20,7 +21,7 @@ export function register(program: Command): void {
     .option('--metric-resolution <duration>', 'how often the metrics-server scrapes the nodes', '15s')
     .option('--horizontal-pod-autoscaler-sync-period <duration>', 'how often each HorizontalPodAutoscaler is evaluated', '15s')
     .option('--log-level <level>', 'component log level (debug, info, warn, error, silent)', 'info')
-    .action(action(async (opts: { listen: string; port: string; store?: string; disable: string; nodeMonitorGracePeriod: string; logLevel: string; dnsListen?: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string }, cmd: Command) => {
+    .action(action(async (opts: { listen: string; advertiseAddress?: string; port: string; store?: string; disable: string; nodeMonitorGracePeriod: string; logLevel: string; dnsListen?: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string }, cmd: Command) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new ExitError(`invalid --port ${JSON.stringify(opts.port)}: want 0-65535`);
       const grace = Number(opts.nodeMonitorGracePeriod);
@@ -43,7 +44,7 @@ export function register(program: Command): void {
         metricResolutionMs: durationFlag('metric-resolution', opts.metricResolution),
         hpaSyncPeriodMs: durationFlag('horizontal-pod-autoscaler-sync-period', opts.horizontalPodAutoscalerSyncPeriod),
       };
-      const cp = await startControlPlane({ root: rootOf(cmd), listen: opts.listen, port, store: opts.store, disable, log, dns, tuning });
+      const cp = await startControlPlane({ root: rootOf(cmd), listen: opts.listen, advertiseAddress: opts.advertiseAddress, port, store: opts.store, disable, log, dns, tuning });
       const server = cp.api;
       process.stdout.write(`skiff: API server listening on ${server.url}\nskiff: kubeconfig: ${server.kubeconfig}\nskiff: running ${cp.components.join(', ') || 'no controllers'}\n`);
       await new Promise<void>((done) => {
