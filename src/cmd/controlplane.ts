@@ -78,6 +78,8 @@ const COMPONENTS: Component[] = [
   controller('persistentvolume-binder', async () => (await import('../controllers/persistentvolume/binder.js')).PersistentVolumeBinder),
   controller('pvc-protection', async () => (await import('../controllers/persistentvolume/protection.js')).PVCProtectionController),
   controller('pv-protection', async () => (await import('../controllers/persistentvolume/protection.js')).PVProtectionController),
+  // k3s' ServiceLB (disable with --disable servicelb, as k3s).
+  controller('servicelb', async () => (await import('../controllers/servicelb/servicelb.js')).ServiceLBController),
 ];
 
 /** The built-in metrics-server's name for --disable. */

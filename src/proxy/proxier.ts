@@ -1,8 +1,9 @@
 /**
  * The service proxy (kube-proxy in iptables mode): watches Services and EndpointSlices and
- * keeps Skiff's nat chains equal to what rules.ts computes, applying each change as one atomic
- * `iptables-restore --noflush` of Skiff's chains only (other tables' and tools' rules are left
- * alone), at most every `minSyncMs`. `cleanup()` removes every chain and jump it made; a
+ * keeps Skiff's filter and nat chains equal to what rules.ts computes, applying each change as
+ * one atomic `iptables-restore --noflush` of Skiff's chains only (other tables' and tools'
+ * rules are left alone), at most every `minSyncMs`; it serves the health check node ports of
+ * Local LoadBalancers (healthcheck.ts). `cleanup()` removes every chain and jump it made; a
  * start after a crash rewrites the chains and deletes the ones no longer wanted.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -12,7 +13,8 @@ import type { KObject } from '../client/client.js';
 import { R } from '../client/resources.js';
 import { LoopController, type ControllerContext, type SyncResult } from '../controllers/runtime/controller.js';
 import type { Informer } from '../controllers/runtime/informer.js';
-import { JUMPS, natRules } from './rules.js';
+import { HealthCheckServers, type HealthCheck } from './healthcheck.js';
+import { JUMPS, localReadyEndpoints, proxyRules } from './rules.js';
 
 const run = promisify(execFile);
 
@@ -20,8 +22,12 @@ const run = promisify(execFile);
 export interface ProxyOptions {
   /** The pod CIDR (traffic from elsewhere to a cluster IP is masqueraded). */
   podCidr: string;
+  /** This node's name: endpoints on it are local (traffic policies Local). */
+  nodeName: string;
   /** Least time between two syncs (default 100 ms). */
   minSyncMs?: number;
+  /** Serve health check node ports (default true). */
+  healthChecks?: boolean;
 }
 
 async function restore(input: string): Promise<void> {
@@ -35,16 +41,17 @@ async function restore(input: string): Promise<void> {
   });
 }
 
-/** Skiff's chains now in the nat table. */
-export async function skiffChains(): Promise<string[]> {
-  const { stdout } = await run('iptables', ['-w', '5', '-t', 'nat', '-S']);
+/** Skiff's chains now in `table` (nat by default). */
+export async function skiffChains(table: 'nat' | 'filter' = 'nat'): Promise<string[]> {
+  const { stdout } = await run('iptables', ['-w', '5', '-t', table, '-S']);
   return stdout.split('\n').map((l) => /^-N (SKIFF-\S+)/.exec(l)?.[1]).filter((x): x is string => !!x);
 }
 
-/** Keeps the nat table in line with Services and EndpointSlices. */
+/** Keeps the filter and nat tables in line with Services and EndpointSlices. */
 export class ServiceProxy extends LoopController {
   private readonly services: Informer;
   private readonly slices: Informer;
+  private readonly health: HealthCheckServers;
   private last = 0;
   /** Syncs applied (tests). */
   syncs = 0;
@@ -54,6 +61,7 @@ export class ServiceProxy extends LoopController {
     this.services = ctx.informers.for(R.services);
     this.slices = ctx.informers.for(R.endpointslices);
     this.slices.addIndex('service', (s) => (s.metadata.labels?.['kubernetes.io/service-name'] ? [`${s.metadata.namespace}/${s.metadata.labels['kubernetes.io/service-name']}`] : []));
+    this.health = new HealthCheckServers({ log: (m) => ctx.log.warn({}, m) });
     const kick = () => this.loop.enqueue('all');
     for (const inf of [this.services, this.slices]) inf.on({ add: kick, update: kick, delete: kick });
   }
@@ -65,30 +73,57 @@ export class ServiceProxy extends LoopController {
     return this;
   }
 
+  /** Stops syncing and closes the health check ports (the rules stay, as kube-proxy's). */
+  override stop(): void {
+    super.stop();
+    this.health.stop();
+  }
+
+  /** Health check ports served (tests). */
+  healthCheckPorts(): number[] {
+    return this.health.ports();
+  }
+
+  private slicesOf(svc: KObject): KObject[] {
+    return this.slices.byIndex('service', `${svc.metadata.namespace}/${svc.metadata.name}`);
+  }
+
   protected async sync(): Promise<SyncResult> {
     if (!this.services.hasSynced || !this.slices.hasSynced) return { requeueAfterMs: 100 };
     const wait = this.last + (this.o.minSyncMs ?? 100) - this.ctx.clock.now();
     if (wait > 0) return { requeueAfterMs: wait };
     this.last = this.ctx.clock.now();
     await run('sysctl', ['-qw', 'net.ipv4.conf.all.route_localnet=1']).catch(() => {});
-    const input = natRules(this.services.list(), (svc: KObject) => this.slices.byIndex('service', `${svc.metadata.namespace}/${svc.metadata.name}`), this.o.podCidr, await skiffChains());
-    await restore(input);
-    for (const [chain, rule] of JUMPS) {
-      const ok = await run('iptables', ['-w', '5', '-t', 'nat', '-C', chain, ...rule]).then(() => true, () => false);
-      if (!ok) await run('iptables', ['-w', '5', '-t', 'nat', '-I', chain, '1', ...rule]);
+    const services = this.services.list();
+    await restore(proxyRules({ services, slicesOf: (s) => this.slicesOf(s), podCidr: this.o.podCidr, nodeName: this.o.nodeName, existingNat: await skiffChains('nat') }));
+    for (const [table, chain, rule] of JUMPS) {
+      const ok = await run('iptables', ['-w', '5', '-t', table, '-C', chain, ...rule]).then(() => true, () => false);
+      if (!ok) await run('iptables', ['-w', '5', '-t', table, '-I', chain, '1', ...rule]);
+    }
+    if (this.o.healthChecks !== false) {
+      const want = new Map<number, HealthCheck>();
+      for (const svc of services) {
+        const port = svc.spec?.healthCheckNodePort;
+        if (port && svc.spec?.type === 'LoadBalancer' && svc.spec?.externalTrafficPolicy === 'Local') {
+          want.set(port, { namespace: svc.metadata.namespace!, name: svc.metadata.name!, localEndpoints: localReadyEndpoints(svc, this.slicesOf(svc), this.o.nodeName) });
+        }
+      }
+      await this.health.sync(want);
     }
     this.syncs++;
     return undefined;
   }
 }
 
-/** Removes every chain and jump the proxy made (skiff down, tests). */
+/** Removes every chain and jump the proxy made, in both tables (skiff down, tests). */
 export async function cleanupServiceRules(): Promise<void> {
-  for (const [chain, rule] of JUMPS) {
-    while (await run('iptables', ['-w', '5', '-t', 'nat', '-D', chain, ...rule]).then(() => true, () => false));
+  for (const [table, chain, rule] of JUMPS) {
+    while (await run('iptables', ['-w', '5', '-t', table, '-D', chain, ...rule]).then(() => true, () => false));
   }
-  const chains = await skiffChains();
-  if (!chains.length) return;
-  await restore(['*nat', ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n'));
+  const sections: string[] = [];
+  for (const table of ['filter', 'nat'] as const) {
+    const chains = await skiffChains(table);
+    if (chains.length) sections.push(`*${table}`, ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT');
+  }
+  if (sections.length) await restore([...sections, ''].join('\n'));
 }
-
