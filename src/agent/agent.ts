@@ -13,6 +13,8 @@ import { imagesInUse } from '../engine/container/usage.js';
 import { ImageStore } from '../engine/image/store.js';
 import { loadNetwork, type DefaultNetworkOptions } from '../engine/network/config.js';
 import { SandboxManager } from '../engine/network/sandbox.js';
+import { hostResolvConf, parseResolvConf } from '../engine/network/files.js';
+import { podDns } from './dns.js';
 import { Backoff } from './backoff.js';
 import { apiSources } from './env.js';
 import { ImagePuller } from './images.js';
@@ -39,7 +41,7 @@ export interface NodeAgentOptions {
   /** InternalIP to report (default: the first non-loopback IPv4 address). */
   nodeIP?: string;
   labels?: Record<string, string>;
-  /** Cluster DNS for pods with dnsPolicy ClusterFirst (default: the host's resolvers). */
+  /** Cluster DNS for pods with dnsPolicy ClusterFirst (without it they get the host's resolvers, as dnsPolicy Default). */
   clusterDNS?: string[];
   clusterDomain?: string;
   clock?: Clock;
@@ -107,16 +109,8 @@ export class NodeAgent {
       client: opts.client, runtime: this.runtime, images: new ImagePuller(images, opts.root, () => clock.now()),
       sources: apiSources(opts.client), recorder: this.recorder, backoff: new Backoff(opts.backoff), clock,
       nodeName: opts.nodeName, hostIP: () => this.node.ip, allocatable: () => this.allocatable, log, probes: this.probes, volumes: this.volumes,
-      dns: (pod: KObject) => {
-        const policy = pod.spec?.dnsPolicy ?? 'ClusterFirst';
-        if (policy === 'None') {
-          const c = pod.spec?.dnsConfig ?? {};
-          return { servers: c.nameservers, search: c.searches, options: (c.options ?? []).map((o: any) => (o.value !== undefined ? `${o.name}:${o.value}` : o.name)) };
-        }
-        if (policy !== 'ClusterFirst' || !opts.clusterDNS?.length) return undefined;
-        const ns = pod.metadata.namespace;
-        return { servers: opts.clusterDNS, search: [`${ns}.svc.${domain}`, `svc.${domain}`, domain], options: ['ndots:5'] };
-      },
+      // resolv.conf per dnsPolicy, from the node's own resolv.conf read when the sandbox is made.
+      dns: async (pod: KObject) => podDns(pod, parseResolvConf(await hostResolvConf()), { clusterDNS: opts.clusterDNS, clusterDomain: domain }),
     }, { relistMs: opts.relistMs });
     this.stats = new StatsProvider(this.runtime);
     this.metrics = new KubeletMetrics({ nodeName: opts.nodeName, runtime: this.runtime, pods: this.pods.informer, now: () => clock.now() });

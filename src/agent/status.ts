@@ -139,6 +139,20 @@ export function qosClass(spec: any): string {
   return !any ? 'BestEffort' : guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
+/** Condition types the kubelet owns (kubetypes.PodConditionByKubelet). */
+const KUBELET_CONDITIONS = new Set(['PodScheduled', 'Ready', 'Initialized', 'ContainersReady', 'PodReadyToStartContainers']);
+
+/** Why the pod's readiness gates keep it unready (the kubelet's messages), or undefined when they pass. */
+export function readinessGates(spec: any, conditions: any[]): string | undefined {
+  const msgs: string[] = [];
+  for (const g of spec?.readinessGates ?? []) {
+    const c = conditions.find((x) => x.type === g.conditionType);
+    if (!c) msgs.push(`corresponding condition of pod readiness gate "${g.conditionType}" does not exist.`);
+    else if (c.status !== 'True') msgs.push(`the status of pod readiness gate "${g.conditionType}" is not "True", but ${c.status}`);
+  }
+  return msgs.length ? msgs.join(', ') : undefined;
+}
+
 /** The status to write for a pod. */
 export function podStatus(x: StatusInput): any {
   const { pod } = x;
@@ -163,8 +177,11 @@ export function podStatus(x: StatusInput): any {
   };
   const unready = app.filter((s: any) => !s.ready).map((s: any) => s.name);
   const incomplete = init.filter((s, i) => !(isSidecar(initSpecs[i]) ? s.started : s.state.terminated?.exitCode === 0)).map((s) => s.name);
-  const ready = !terminal && unready.length === 0;
-  const notReady = terminal ? ['PodCompleted', undefined] as const : ['ContainersNotReady', `containers with unready status: [${unready.join(' ')}]`] as const;
+  const containersReady = !terminal && unready.length === 0;
+  const containersNotReady = terminal ? ['PodCompleted', undefined] as const : ['ContainersNotReady', `containers with unready status: [${unready.join(' ')}]`] as const;
+  const gates = readinessGates(spec, prevConds);
+  const ready = containersReady && !gates;
+  const notReady = containersReady && gates ? ['ReadinessGatesNotReady', gates] as const : containersNotReady;
   const sandboxUp = !!x.sandbox && x.sandbox.state === 'ready';
   const conditions = [
     cond('PodReadyToStartContainers', sandboxUp),
@@ -172,8 +189,10 @@ export function podStatus(x: StatusInput): any {
       ? cond('Initialized', terminal && phase === 'Succeeded', terminal ? 'PodCompleted' : 'ContainersNotInitialized', terminal ? undefined : `containers with incomplete status: [${incomplete.join(' ')}]`)
       : cond('Initialized', true),
     ready ? cond('Ready', true) : cond('Ready', false, ...notReady),
-    ready ? cond('ContainersReady', true) : cond('ContainersReady', false, ...notReady),
+    containersReady ? cond('ContainersReady', true) : cond('ContainersReady', false, ...containersNotReady),
     cond('PodScheduled', true),
+    // Conditions others own (readiness gates' among them) are kept, as the kubelet's status manager does.
+    ...prevConds.filter((c) => !KUBELET_CONDITIONS.has(c.type)),
   ];
   // A finished pod keeps the IP it had; its sandbox is stopped.
   const podIP = x.sandbox?.ip ?? pod.status?.podIP;

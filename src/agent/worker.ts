@@ -38,7 +38,7 @@ export interface WorkerDeps {
   nodeName: string;
   hostIP: () => string;
   allocatable: () => Record<string, string> | undefined;
-  dns?: (pod: KObject) => DnsOptions | undefined;
+  dns?: (pod: KObject) => DnsOptions | undefined | Promise<DnsOptions | undefined>;
   /** Liveness, readiness and startup probes (probes.ts); without it containers are ready when running. */
   probes?: ProbeManager;
   /** Pod volumes (none: containers get no volume mounts). */
@@ -200,7 +200,7 @@ export class PodWorker {
       for (const c of state.containers.filter((x) => x.rec.status === 'running')) await this.d.runtime.stop(c.rec.id, MIN_GRACE);
       for (const s of state.sandboxes) await this.d.runtime.removeSandbox(s.id);
       try {
-        sandbox = await this.d.runtime.createSandbox({ uid: this.uid, name: pod.metadata.name!, namespace: pod.metadata.namespace!, hostname: podHostname(pod) }, this.d.dns?.(pod));
+        sandbox = await this.d.runtime.createSandbox({ uid: this.uid, name: pod.metadata.name!, namespace: pod.metadata.namespace!, hostname: podHostname(pod) }, await this.d.dns?.(pod));
       } catch (err) {
         this.event('Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
         await this.writeStatus({ ...state, sandboxes: [] });
@@ -365,7 +365,9 @@ export class PodWorker {
     const body = JSON.stringify(status);
     if (body === this.lastStatus) return status;
     try {
-      const out = await this.d.client.patch(R.pods, pod.metadata.namespace, pod.metadata.name!, { status }, 'merge', { subresource: 'status' });
+      // Pinned to the pod we computed from: conditions others own (readiness gates) are kept
+      // from it, so a write racing theirs must fail (409) and be redone from the newer pod.
+      const out = await this.d.client.patch(R.pods, pod.metadata.namespace, pod.metadata.name!, { metadata: { resourceVersion: pod.metadata.resourceVersion }, status }, 'merge', { subresource: 'status' });
       if (out?.metadata?.uid === this.uid) this.pod = out;
       this.lastStatus = body;
     } catch (err) {

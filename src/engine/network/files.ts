@@ -10,6 +10,22 @@ export interface DnsOptions {
   servers?: string[];
   search?: string[];
   options?: string[];
+  /** Use exactly these settings; by default each one left empty is taken from the host. */
+  exact?: boolean;
+}
+
+/** The settings of a resolv.conf: nameservers (loopback ones dropped: a pod cannot reach them), the last search list, options. */
+export function parseResolvConf(text: string): { servers: string[]; search: string[]; options: string[] } {
+  const servers: string[] = [];
+  const search: string[] = [];
+  const options: string[] = [];
+  for (const raw of text.split('\n')) {
+    const [key, ...vals] = raw.replace(/[#;].*$/, '').trim().split(/\s+/);
+    if (key === 'nameserver' && vals[0] && !isLoopback(vals[0])) servers.push(vals[0]);
+    else if ((key === 'search' || key === 'domain') && vals.length) search.splice(0, search.length, ...vals);
+    else if (key === 'options') options.push(...vals);
+  }
+  return { servers, search, options };
 }
 
 /** Content of /etc/hosts for a pod at `ip` (when it has one). */
@@ -27,18 +43,10 @@ export function hostsFile(hostname: string, ip?: string, gateway?: string, extra
 
 /** Content of /etc/resolv.conf: the explicit options, else the host's usable settings. */
 export function resolvConf(hostResolv: string, dns: DnsOptions = {}): string {
-  const servers: string[] = [];
-  const search: string[] = [];
-  const options: string[] = [];
-  for (const raw of hostResolv.split('\n')) {
-    const [key, ...vals] = raw.replace(/[#;].*$/, '').trim().split(/\s+/);
-    if (key === 'nameserver' && vals[0] && !isLoopback(vals[0])) servers.push(vals[0]);
-    else if ((key === 'search' || key === 'domain') && vals.length) search.splice(0, search.length, ...vals);
-    else if (key === 'options') options.push(...vals);
-  }
-  const s = dns.servers?.length ? dns.servers : servers;
-  const d = dns.search?.length ? dns.search : search;
-  const o = dns.options?.length ? dns.options : options;
+  const host = dns.exact ? { servers: [], search: [], options: [] } : parseResolvConf(hostResolv);
+  const s = dns.servers?.length ? dns.servers : host.servers;
+  const d = dns.search?.length ? dns.search : host.search;
+  const o = dns.options?.length ? dns.options : host.options;
   const lines: string[] = [];
   if (d.length) lines.push(`search ${d.join(' ')}`);
   for (const ns of s) lines.push(`nameserver ${ns}`);
