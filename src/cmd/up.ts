@@ -23,12 +23,16 @@ export const DNS_SERVICE_IP = '10.96.0.10';
 async function publishDns(client: import('../client/client.js').ApiClient, ip: string, port: number): Promise<void> {
   const { R } = await import('../client/resources.js');
   const ports = [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: port }, { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: port }];
-  const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' } }, spec: { clusterIP: DNS_SERVICE_IP, ports } };
+  // Labelled as CoreDNS' Service: `kubectl cluster-info` lists kube-system Services with
+  // kubernetes.io/cluster-service=true, under their kubernetes.io/name.
+  const labels = { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' };
+  const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels }, spec: { clusterIP: DNS_SERVICE_IP, ports } };
   // Read first: a create of an existing Service fails on its cluster IP (422) before its name (409).
   const curSvc = await client.get<any>(R.services, 'kube-system', 'kube-dns').catch((err) => { if (err?.code === 404) return undefined; throw err; });
   if (!curSvc) await client.create(R.services, 'kube-system', svc);
-  else if (JSON.stringify(curSvc.spec?.ports?.map((p: any) => p.targetPort)) !== JSON.stringify(ports.map((p) => p.targetPort))) {
-    await client.update(R.services, 'kube-system', { ...curSvc, spec: { ...curSvc.spec, ports } });
+  else if (JSON.stringify(curSvc.spec?.ports?.map((p: any) => p.targetPort)) !== JSON.stringify(ports.map((p) => p.targetPort))
+    || Object.entries(labels).some(([k, v]) => curSvc.metadata.labels?.[k] !== v)) {
+    await client.update(R.services, 'kube-system', { ...curSvc, metadata: { ...curSvc.metadata, labels: { ...curSvc.metadata.labels, ...labels } }, spec: { ...curSvc.spec, ports } });
   }
   const slice = {
     apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'kube-dns-node', namespace: 'kube-system', labels: { 'kubernetes.io/service-name': 'kube-dns' } },
@@ -50,13 +54,14 @@ export function register(program: Command): void {
   program
     .command('up')
     .description('run a single-node cluster: control plane, service proxy and node agent')
-    .option('--listen <addr>', 'API server address', '127.0.0.1')
+    .option('--listen <addr>', 'API server address (0.0.0.0: every address, as k3s)', '0.0.0.0')
+    .option('--advertise-address <ip>', 'the API server address pods use (the kubernetes Service\'s endpoint; default: this node\'s IP, or --listen when it is one address)')
     .option('--port <port>', 'API server port (0: any free port)', '6443')
     .option('--node-name <name>', 'this node\'s name', os.hostname().toLowerCase())
     .option('--disable <names>', 'components not to run (see skiff server; also local-storage)', '')
     .option('--metric-resolution <duration>', 'how often the metrics-server scrapes the node', '15s')
     .option('--horizontal-pod-autoscaler-sync-period <duration>', 'how often each HorizontalPodAutoscaler is evaluated', '15s')
-    .action(action(async (opts: { listen: string; port: string; nodeName: string; disable: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string }, cmd: Command) => {
+    .action(action(async (opts: { listen: string; advertiseAddress?: string; port: string; nodeName: string; disable: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string }, cmd: Command) => {
       const root = rootOf(cmd);
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new ExitError(`invalid --port ${JSON.stringify(opts.port)}: want 0-65535`);
@@ -85,17 +90,20 @@ export function register(program: Command): void {
       // (its servers would otherwise keep this process alive).
       const stops: (() => unknown)[] = [];
       const stopAll = async () => { for (const f of stops.reverse()) await Promise.resolve().then(f).catch(() => {}); };
+      // Pods reach the API server (the kubernetes Service) and cluster DNS on this node's address.
+      const nodeIP = internalIP();
+      const advertiseAddress = opts.advertiseAddress ?? (opts.listen === '0.0.0.0' || opts.listen === '::' ? nodeIP : opts.listen);
       try {
         // Helper commands (CNI, runc, mount) fork from a small process, not from this big one.
         const { useSpawner, stopSpawner } = await import('../lib/spawner.js');
         useSpawner();
         stops.push(() => stopSpawner());
         // local-storage (the local-path provisioner) belongs to the node, as k3s' --disable local-storage.
-        const cp = await startControlPlane({ root, listen: opts.listen, port, disable: disable.filter((d) => d !== 'local-storage'), log, tuning });
+        const cp = await startControlPlane({ root, listen: opts.listen, advertiseAddress, port, disable: disable.filter((d) => d !== 'local-storage'), log, tuning });
         stops.push(() => cp.stop());
         const informers = new InformerFactory(cp.client);
         stops.push(() => informers.stop());
-        const proxy = new ServiceProxy({ client: cp.client, informers, clock: realClock, recorder: new MemoryRecorder(), log }, { podCidr: process.env.SKIFF_POD_CIDR ?? DEFAULT_POD_CIDR });
+        const proxy = new ServiceProxy({ client: cp.client, informers, clock: realClock, recorder: new MemoryRecorder(), log }, { podCidr: process.env.SKIFF_POD_CIDR ?? DEFAULT_POD_CIDR, nodeName: opts.nodeName });
         // Persistent volumes as k3s ships them: the local-path provisioner and its default StorageClass.
         const storage = disable.includes('local-storage') ? undefined : new LocalPathProvisioner(
           { client: cp.client, informers, clock: realClock, recorder: new ApiEventRecorder(cp.client, `${PROVISIONER}_${opts.nodeName}`, realClock), log },
@@ -107,7 +115,6 @@ export function register(program: Command): void {
         stops.push(() => proxy.stop());
         // Cluster DNS on this node's address, published as kube-system/kube-dns (10.96.0.10)
         // through the service proxy, and the nameserver of every ClusterFirst pod.
-        const nodeIP = internalIP();
         const dns = new ClusterDns({ informers, host: nodeIP, port: Number(process.env.SKIFF_DNS_PORT ?? 53) });
         await dns.start();
         stops.push(() => dns.stop());
