@@ -4,13 +4,15 @@
  * entries in order — literal values with `$(VAR)` expanded against what is defined so far,
  * fieldRef (pod name, namespace, uid, labels, annotations, node name, service account, host
  * and pod IPs), resourceFieldRef (limits and requests, with divisor; a missing limit is the
- * node's allocatable), configMapKeyRef and secretKeyRef read through the API. A missing
- * required source is a CreateContainerConfigError, with the kubelet's messages.
+ * node's allocatable), configMapKeyRef and secretKeyRef read through the API; then the Service
+ * variables (service-env.ts), which `$(VAR)` may also name. A missing required source is a
+ * CreateContainerConfigError, with the kubelet's messages.
  */
 import type { ApiClient, KObject } from '../client/client.js';
 import { ApiStatusError } from '../client/client.js';
 import { R } from '../client/resources.js';
 import { parseQuantity } from '../core/quantity.js';
+import { serviceEnv } from './service-env.js';
 
 /** A configuration error that keeps a container from being created (waiting: CreateContainerConfigError). */
 export class ConfigError extends Error {}
@@ -44,6 +46,8 @@ export function expand(s: string, vars: (name: string) => string | undefined): s
 export interface EnvSources {
   configMap(namespace: string, name: string): Promise<KObject | undefined>;
   secret(namespace: string, name: string): Promise<KObject | undefined>;
+  /** The Services of `namespace` and default/kubernetes (for the Service variables; none without it). */
+  services?(namespace: string): Promise<KObject[]>;
 }
 
 /** Reads configMaps and secrets through the API (a 404 is "absent"). */
@@ -56,7 +60,15 @@ export function apiSources(client: ApiClient): EnvSources {
       throw err;
     }
   };
-  return { configMap: (ns, n) => get(R.configmaps, ns, n), secret: (ns, n) => get(R.secrets, ns, n) };
+  return {
+    configMap: (ns, n) => get(R.configmaps, ns, n),
+    secret: (ns, n) => get(R.secrets, ns, n),
+    async services(ns) {
+      const own = (await client.list(R.services, ns)).items;
+      const master = ns === 'default' ? undefined : await get(R.services, 'default', 'kubernetes');
+      return master ? [...own, master] : own;
+    },
+  };
 }
 
 /** Pod facts a fieldRef can read beyond the pod object. */
@@ -104,6 +116,7 @@ function decodeSecret(s: KObject, key: string): string | undefined {
 /** The environment of container `c` of `pod`, as KEY=VALUE strings in order. */
 export async function containerEnv(pod: KObject, c: any, src: EnvSources, ctx: EnvContext): Promise<string[]> {
   const ns = pod.metadata.namespace ?? 'default';
+  const services = serviceEnv((await src.services?.(ns)) ?? [], ns, pod.spec?.enableServiceLinks !== false);
   const vars = new Map<string, string>();
   for (const from of c.envFrom ?? []) {
     const prefix = from.prefix ?? '';
@@ -120,7 +133,7 @@ export async function containerEnv(pod: KObject, c: any, src: EnvSources, ctx: E
   for (const e of c.env ?? []) {
     let v: string | undefined;
     const vf = e.valueFrom;
-    if (!vf) v = expand(e.value ?? '', (n) => vars.get(n));
+    if (!vf) v = expand(e.value ?? '', (n) => vars.get(n) ?? services.get(n));
     else if (vf.fieldRef) v = fieldValue(pod, vf.fieldRef.fieldPath, ctx);
     else if (vf.resourceFieldRef) {
       const target = vf.resourceFieldRef.containerName
@@ -142,5 +155,7 @@ export async function containerEnv(pod: KObject, c: any, src: EnvSources, ctx: E
     }
     vars.set(e.name, v ?? '');
   }
+  // The Service variables come last; the container's own of the same name win.
+  for (const [k, v] of services) if (!vars.has(k)) vars.set(k, v);
   return [...vars].map(([k, v]) => `${k}=${v}`);
 }

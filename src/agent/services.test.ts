@@ -1,3 +1,7 @@
+/**
+ * Unit tests of what the agent does for Services and cluster DNS: resolv.conf per dnsPolicy,
+ * readiness gates, the Service environment variables.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { podDns } from './dns.js';
@@ -45,4 +49,36 @@ test('readiness gates: Ready waits for every gate condition; conditions others o
   assert.equal(cond(s, 'example.com/in-rotation').status, 'False', 'the gate condition is kept');
   s = status('True');
   assert.equal(cond(s, 'Ready').status, 'True');
+});
+
+test('Service environment variables as the kubelet sets them', async () => {
+  const { serviceEnv } = await import('./service-env.js');
+  const { containerEnv } = await import('./env.js');
+  const svc = (namespace: string, name: string, clusterIP: string, ports: any[]) => ({ metadata: { namespace, name }, spec: { clusterIP, ports } });
+  const services = [
+    svc('default', 'kubernetes', '10.96.0.1', [{ name: 'https', port: 443, protocol: 'TCP' }]),
+    svc('team', 'web-api', '10.96.3.4', [{ name: 'http', port: 80, protocol: 'TCP' }, { name: 'dns-udp', port: 53, protocol: 'UDP' }]),
+    svc('team', 'headless', 'None', [{ port: 80 }]),
+    { metadata: { namespace: 'team', name: 'ext' }, spec: { type: 'ExternalName', externalName: 'example.com' } },
+    svc('other', 'elsewhere', '10.96.9.9', [{ port: 80 }]),
+  ];
+  const env = serviceEnv(services, 'team', true);
+  assert.deepEqual(Object.fromEntries(env), {
+    KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBERNETES_SERVICE_PORT_HTTPS: '443',
+    KUBERNETES_PORT: 'tcp://10.96.0.1:443', KUBERNETES_PORT_443_TCP: 'tcp://10.96.0.1:443', KUBERNETES_PORT_443_TCP_PROTO: 'tcp',
+    KUBERNETES_PORT_443_TCP_PORT: '443', KUBERNETES_PORT_443_TCP_ADDR: '10.96.0.1',
+    WEB_API_SERVICE_HOST: '10.96.3.4', WEB_API_SERVICE_PORT: '80', WEB_API_SERVICE_PORT_HTTP: '80', WEB_API_SERVICE_PORT_DNS_UDP: '53',
+    WEB_API_PORT: 'tcp://10.96.3.4:80', WEB_API_PORT_80_TCP: 'tcp://10.96.3.4:80', WEB_API_PORT_80_TCP_PROTO: 'tcp', WEB_API_PORT_80_TCP_PORT: '80',
+    WEB_API_PORT_80_TCP_ADDR: '10.96.3.4', WEB_API_PORT_53_UDP: 'udp://10.96.3.4:53', WEB_API_PORT_53_UDP_PROTO: 'udp', WEB_API_PORT_53_UDP_PORT: '53',
+    WEB_API_PORT_53_UDP_ADDR: '10.96.3.4',
+  });
+  assert.deepEqual([...serviceEnv(services, 'team', false).keys()].filter((k) => !k.startsWith('KUBERNETES_')), [], 'enableServiceLinks: false keeps only the API server\'s');
+  // In a container: its own variables win, and $(VAR) may name a Service variable.
+  const pod = { metadata: { name: 'p', namespace: 'team' }, spec: { containers: [] } };
+  const c = { env: [{ name: 'WEB_API_SERVICE_PORT', value: '8080' }, { name: 'URL', value: 'https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)' }] };
+  const src = { configMap: async () => undefined, secret: async () => undefined, services: async () => services };
+  const out = Object.fromEntries((await containerEnv(pod, c, src, { podIP: '10.89.0.2', hostIP: '192.0.2.2', allocatable: {} } as any)).map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
+  assert.equal(out.WEB_API_SERVICE_PORT, '8080');
+  assert.equal(out.URL, 'https://10.96.0.1:443');
+  assert.equal(out.WEB_API_SERVICE_HOST, '10.96.3.4');
 });
