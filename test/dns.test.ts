@@ -92,10 +92,16 @@ test('a headless Service answers with its ready pods; StatefulSet-style pods by 
   assert.deepEqual(byIp.answers!.map((a: any) => a.data), [ips[0]]);
 });
 
-test('ExternalName is a CNAME; names outside the cluster go to the host resolver, over UDP and TCP', async () => {
+test('ExternalName is a CNAME, followed to its records; names outside the cluster go to the host resolver, over UDP and TCP', async () => {
   await cp.client.create(R.services, 'default', svc('ext', { type: 'ExternalName', externalName: 'example.org' }));
   const r = await until('cname', async () => { const x = await ask('ext.default.svc.cluster.local', 'A'); return x.answers?.length ? x : undefined; });
   assert.deepEqual(r.answers![0], { type: 'CNAME', name: 'ext.default.svc.cluster.local', ttl: 5, class: 'IN', flush: false, data: 'example.org' });
+  // The CNAME is followed, as CoreDNS does (stub resolvers do not): the upstream's A record comes next.
+  assert.deepEqual(r.answers!.slice(1).map((a: any) => [a.type, a.name, a.data]), [['A', 'example.org', '192.0.2.1']]);
+  assert.deepEqual((await ask('ext.default.svc.cluster.local', 'CNAME')).answers!.map((a: any) => a.type), ['CNAME'], 'a CNAME question gets the CNAME only');
+  await cp.client.create(R.services, 'default', svc('inner', { type: 'ExternalName', externalName: 'kubernetes.default.svc.cluster.local' }));
+  const inner = await until('inner cname', async () => { const x = await ask('inner.default.svc.cluster.local', 'A'); return x.answers?.length ? x : undefined; });
+  assert.deepEqual(inner.answers!.map((a: any) => [a.type, a.data]), [['CNAME', 'kubernetes.default.svc.cluster.local'], ['A', '10.96.0.1']], 'a target in the cluster is answered here');
   const fwd = await ask('example.org', 'A');
   assert.deepEqual(fwd.answers!.map((a: any) => a.data), ['192.0.2.1']);
   // TCP: a two-byte length, then the message.

@@ -110,10 +110,11 @@ export class ClusterDns {
     if (!question) return undefined;
     const res = lookup(this.view(), this.domain, question.name, question.type);
     if (res.kind === 'forward') return this.forward(msg, transport);
+    const answers = res.kind === 'answer' ? await this.chase(res.answers as packet.Answer[], question.type) : [];
     // dns-packet takes the response code in the low four bits of the flags.
     const reply: packet.Packet = {
       type: 'response', id: q.id, flags: packet.AUTHORITATIVE_ANSWER | ((q.flags ?? 0) & packet.RECURSION_DESIRED) | packet.RECURSION_AVAILABLE | (res.kind === 'nxdomain' ? RCODE_NXDOMAIN : 0),
-      questions: q.questions, answers: res.kind === 'answer' ? (res.answers as packet.Answer[]) : [],
+      questions: q.questions, answers,
     } as packet.Packet;
     let out = packet.encode(reply);
     if (transport === 'udp' && out.length > 512) {
@@ -121,6 +122,25 @@ export class ClusterDns {
       out = packet.encode({ ...reply, answers: [], flags: (reply.flags ?? 0) | packet.TRUNCATED_RESPONSE } as packet.Packet);
     }
     return out;
+  }
+
+  /**
+   * Follows an ExternalName's CNAME for the type asked, as CoreDNS does: a target in the
+   * cluster domain is looked up here, any other is asked of the upstream resolvers; their
+   * records follow the CNAME. Stub resolvers (glibc, musl) do not chase a bare CNAME.
+   */
+  private async chase(answers: packet.Answer[], qtype: string, depth = 0): Promise<packet.Answer[]> {
+    const last = answers[answers.length - 1];
+    if (!last || last.type !== 'CNAME' || qtype === 'CNAME' || qtype === 'ANY' || depth >= 8) return answers;
+    const target = String(last.data);
+    const res = lookup(this.view(), this.domain, target, qtype);
+    if (res.kind === 'answer') return this.chase([...answers, ...(res.answers as packet.Answer[])], qtype, depth + 1);
+    if (res.kind === 'nxdomain') return answers;
+    const ask = packet.encode({ type: 'query', id: Math.floor(Math.random() * 65536), flags: packet.RECURSION_DESIRED, questions: [{ type: qtype as packet.RecordType, name: target }] });
+    const out = await this.forward(ask, 'udp');
+    try {
+      return [...answers, ...((out ? packet.decode(out).answers : undefined) ?? [])];
+    } catch { return answers; }
   }
 
   private async forward(msg: Buffer, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
