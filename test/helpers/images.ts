@@ -31,32 +31,40 @@ export async function skiff(root: string, args: string[], opts: { input?: string
 }
 
 /**
- * Builds `name`: busybox-static plus the host's openssl with the shared libraries it links
- * (so busybox wget speaks TLS through it, and `openssl s_client` can verify certificates).
+ * Builds `name`: busybox-static plus host `binaries` with the shared libraries they link and
+ * the files listed in `extra` (copied to the same paths).
  */
-export async function ensureTlsToolsImage(root: string, name: string): Promise<void> {
+export async function ensureToolsImage(root: string, name: string, binaries: string[], extra: string[] = []): Promise<void> {
   const fs = await import('node:fs/promises');
   const os = await import('node:os');
-  const rootfs = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-tls-image-'));
+  const rootfs = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-tools-image-'));
+  const copy = async (file: string, mode?: number) => {
+    await fs.mkdir(path.join(rootfs, path.dirname(file)), { recursive: true });
+    await fs.copyFile(await fs.realpath(file), path.join(rootfs, file));
+    if (mode) await fs.chmod(path.join(rootfs, file), mode);
+  };
   try {
-    for (const d of ['bin', 'etc', 'tmp', 'usr/bin', 'usr/lib/ssl', 'lib64', 'lib/x86_64-linux-gnu']) await fs.mkdir(path.join(rootfs, d), { recursive: true });
+    await fs.mkdir(path.join(rootfs, 'tmp'), { recursive: true });
     await fs.chmod(path.join(rootfs, 'tmp'), 0o1777);
-    await fs.copyFile('/bin/busybox', path.join(rootfs, 'bin/busybox'));
-    await fs.chmod(path.join(rootfs, 'bin/busybox'), 0o755);
+    await copy('/bin/busybox', 0o755);
     const { stdout: applets } = await exec('/bin/busybox', ['--list']);
     for (const a of applets.split('\n').filter((x) => x && x !== 'busybox')) await fs.symlink('busybox', path.join(rootfs, 'bin', a));
+    await fs.mkdir(path.join(rootfs, 'etc'), { recursive: true });
     await fs.writeFile(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-    await fs.copyFile('/usr/bin/openssl', path.join(rootfs, 'usr/bin/openssl'));
-    await fs.chmod(path.join(rootfs, 'usr/bin/openssl'), 0o755);
-    await fs.copyFile('/usr/lib/ssl/openssl.cnf', path.join(rootfs, 'usr/lib/ssl/openssl.cnf'));
-    const { stdout: libs } = await exec('ldd', ['/usr/bin/openssl']);
-    for (const lib of libs.split('\n').map((l) => /(\/\S+) \(0x/.exec(l)?.[1]).filter((x): x is string => !!x)) {
-      const real = await fs.realpath(lib);
-      await fs.mkdir(path.join(rootfs, path.dirname(lib)), { recursive: true });
-      await fs.copyFile(real, path.join(rootfs, lib));
+    const libs = new Set<string>();
+    for (const bin of binaries) {
+      await copy(bin, 0o755);
+      const { stdout } = await exec('ldd', [bin]);
+      for (const lib of stdout.split('\n').map((l) => /(\/\S+) \(0x/.exec(l)?.[1]).filter((x): x is string => !!x)) libs.add(lib);
     }
+    for (const f of [...libs, ...extra]) await copy(f);
     await exec(process.execPath, [SKIFF, '--root', root, 'image', 'import', '--change', 'CMD ["sh"]', rootfs, name]);
   } finally {
     await fs.rm(rootfs, { recursive: true, force: true });
   }
+}
+
+/** Builds `name` with the host's openssl (busybox wget speaks TLS through it; `openssl s_client` verifies certificates). */
+export function ensureTlsToolsImage(root: string, name: string): Promise<void> {
+  return ensureToolsImage(root, name, ['/usr/bin/openssl'], ['/usr/lib/ssl/openssl.cnf']);
 }
