@@ -10,7 +10,7 @@
  *
  *   npm run build && node dist/bench/services.js [--rounds 7] [--seconds 5] [--connections 4]
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { R } from '../src/client/resources.js';
 import { confDir, defaultConfList } from '../src/engine/network/config.js';
 import { writeJsonAtomic } from '../src/lib/atomic.js';
 import { ensureBusyboxImage, ensureToolsImage, SKIFF } from '../test/helpers/images.js';
+import { skiffUp } from '../test/helpers/up.js';
 
 const exec = promisify(execFile);
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : def; };
@@ -58,12 +59,7 @@ async function main(): Promise<void> {
     await ensureToolsImage(root, 'wrk:bench', ['/usr/bin/wrk']);
     await fs.mkdir(confDir(root), { recursive: true });
     await writeJsonAtomic(path.join(confDir(root), '10-skiff.conflist'), defaultConfList(root, { bridge: BRIDGE, subnet: POD_CIDR }));
-    proc = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'], env });
-    await new Promise<void>((ok, fail) => {
-      let out = '';
-      proc!.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
-      proc!.once('exit', (code) => fail(new Error(`skiff up exited ${code}`)));
-    });
+    proc = await skiffUp(root, 'bench', { HOME: work, SKIFF_POD_CIDR: POD_CIDR });
     const client = await ApiClient.fromKubeconfig(path.join(root, 'kubeconfig.yaml'));
     // Two identical pods: one behind the Service, one dialled directly. Sharing one pod would
     // let the runs disturb each other: both leave the server's TIME_WAIT sockets for the same

@@ -8,7 +8,8 @@
  * pending with an event until the port is free; Local traffic policies and the health check
  * port; DNS answers A (ClusterIP and headless), SRV for named ports, CNAME for ExternalName,
  * StatefulSet pod names and NXDOMAIN; resolv.conf per dnsPolicy; a pod reaches
- * https://kubernetes.default.svc, verifies it against the cluster CA and calls the API;
+ * https://kubernetes.default.svc, verifies it against the cluster CA and calls the API with its
+ * service account token (also through KUBERNETES_SERVICE_HOST/PORT);
  * `kubectl cluster-info` lists the control plane and CoreDNS.
  */
 import { test, before, after } from 'node:test';
@@ -16,9 +17,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SKIFF, ensureBusyboxImage, ensureTlsToolsImage, skiff } from './helpers/images.js';
+import { ensureBusyboxImage, ensureTlsToolsImage, skiff } from './helpers/images.js';
+import { skiffUp, skiffUpCleanup } from './helpers/up.js';
 import { until } from './helpers/cluster.js';
 import { kubectlBin } from './helpers/apiserver.js';
 import { ApiClient } from '../src/client/client.js';
@@ -38,17 +40,6 @@ let root: string;
 let proc: ChildProcess | undefined;
 let client: ApiClient;
 let nodeIP: string;
-
-async function up(): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', NODE], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn', SKIFF_POD_CIDR: POD_CIDR } });
-  let out = '', err = '';
-  p.stderr!.on('data', (d) => { err += d; });
-  await new Promise<void>((ok, fail) => {
-    p.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
-    p.once('exit', (code) => fail(new Error(`skiff up exited ${code}: ${err}`)));
-  });
-  return p;
-}
 
 const kubectl = (args: string[], o: { input?: string; v?: string } = {}) =>
   skiff(root, ['kubectl', ...args], { input: o.input, env: { HOME: root, SKIFF_KUBECTL: kubectlBin(o.v ?? '1.33') } });
@@ -94,7 +85,7 @@ before(async () => {
   await writeJsonAtomic(path.join(confDir(root), '10-skiff.conflist'), defaultConfList(root, { bridge: BRIDGE, subnet: POD_CIDR }));
   await ensureBusyboxImage(root, 'busybox:1.36');
   await ensureTlsToolsImage(root, 'tls-tools:1');
-  proc = await up();
+  proc = await skiffUp(root, NODE, { SKIFF_POD_CIDR: POD_CIDR });
   client = await ApiClient.fromKubeconfig(path.join(root, 'kubeconfig.yaml'));
   nodeIP = internalIP();
   const r = await kubectl(['wait', '--for=condition=Ready', `node/${NODE}`, '--timeout=60s']);
@@ -143,11 +134,7 @@ before(async () => {
 
 after(async () => {
   client?.close();
-  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
-  if (root) {
-    await skiff(root, ['down']).catch(() => {});
-    await fs.rm(root, { recursive: true, force: true });
-  }
+  await skiffUpCleanup(proc, root);
   await run('ip', ['link', 'del', BRIDGE]).catch(() => {});
 });
 
@@ -253,25 +240,25 @@ test('resolv.conf per dnsPolicy: ClusterFirst, Default, None with dnsConfig, Clu
   assert.equal(await file('dns-merge'), 'search default.svc.cluster.local svc.cluster.local cluster.local' + (host.search.length ? ` ${host.search.join(' ')}` : '') + ' example.test\nnameserver 10.96.0.10\noptions ndots:1\n');
 });
 
-test('a pod calls https://kubernetes.default.svc: the certificate verifies against the cluster CA, the API answers', async () => {
-  // The admin token stands in for a service account token in this test.
-  const token = (await fs.readFile(path.join(root, 'server/token'), 'utf8')).trim();
-  await apply(sleeper('tls', {}, 'tls-tools:1', { env: [{ name: 'CA', valueFrom: { configMapKeyRef: { name: 'kube-root-ca.crt', key: 'ca.crt' } } }, { name: 'TOKEN', value: token }] }));
+test('a pod calls https://kubernetes.default.svc with its service account token: the certificate verifies against the cluster CA, the API answers', async () => {
+  await apply(sleeper('tls', {}, 'tls-tools:1'));
   const w = await kubectl(['wait', '--for=condition=Ready', 'pod/tls', '--timeout=60s']);
   assert.equal(w.code, 0, w.stderr);
-  let r = await sh('tls', 'echo "$CA" > /tmp/ca.crt; for name in kubernetes.default.svc kubernetes.default.svc.cluster.local; do openssl s_client -connect $name:443 -servername $name -verify_hostname $name -CAfile /tmp/ca.crt -verify_return_error -brief </dev/null 2>&1; done; openssl s_client -connect 10.96.0.1:443 -verify_ip 10.96.0.1 -CAfile /tmp/ca.crt -verify_return_error -brief </dev/null 2>&1');
+  const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
+  let r = await sh('tls', `for name in kubernetes.default.svc kubernetes.default.svc.cluster.local; do openssl s_client -connect $name:443 -servername $name -verify_hostname $name -CAfile ${SA}/ca.crt -verify_return_error -brief </dev/null 2>&1; done; openssl s_client -connect 10.96.0.1:443 -verify_ip 10.96.0.1 -CAfile ${SA}/ca.crt -verify_return_error -brief </dev/null 2>&1`);
   assert.equal((r.out.match(/Verification: OK/g) ?? []).length, 3, r.out);
   // busybox wget speaks TLS through openssl s_client, which verifies against SSL_CERT_FILE: the cluster CA.
-  r = await sh('tls', 'SSL_CERT_FILE=/tmp/ca.crt timeout 10 wget -qO- --header "Authorization: Bearer $TOKEN" https://kubernetes.default.svc/api/v1/namespaces/default/pods/tls');
+  const get = (url: string, token = true) => sh('tls', `SSL_CERT_FILE=${SA}/ca.crt timeout 10 wget -qO- ${token ? `--header "Authorization: Bearer $(cat ${SA}/token)"` : ''} ${url}`);
+  r = await get('https://kubernetes.default.svc/api/v1/namespaces/default/pods/tls');
   assert.equal(JSON.parse(r.out).metadata.name, 'tls', r.out);
-  r = await sh('tls', 'timeout 10 wget -qO- --header "Authorization: Bearer $TOKEN" https://kubernetes.default.svc/api/v1/namespaces/default/pods/tls');
+  r = await sh('tls', `timeout 10 wget -qO- --header "Authorization: Bearer $(cat ${SA}/token)" https://kubernetes.default.svc/api`);
   assert.equal(r.code, 1, 'a certificate the default trust store does not know is refused');
-  r = await sh('tls', 'SSL_CERT_FILE=/tmp/ca.crt timeout 10 wget -qO- https://kubernetes.default.svc/api/v1/namespaces/default/pods/tls');
+  r = await get('https://kubernetes.default.svc/api/v1/namespaces/default/pods/tls', false);
   assert.match(r.out, /401 Unauthorized/, 'without a token: refused');
-  // In-cluster clients find the API server through the Service variables (client-go dials the IP).
-  r = await sh('tls', 'echo "$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT $WEB_SERVICE_PORT_HTTP"; (printf "GET /version HTTP/1.0\\r\\nAuthorization: Bearer $TOKEN\\r\\n\\r\\n"; sleep 2) | timeout 10 openssl s_client -quiet -connect $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT -verify_ip $KUBERNETES_SERVICE_HOST -CAfile /tmp/ca.crt -verify_return_error 2>/dev/null');
+  // In-cluster clients (client-go) find the API server through the Service variables and dial the IP.
+  r = await sh('tls', `echo "$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT $WEB_SERVICE_PORT_HTTP"; (printf "GET /api/v1/namespaces/default/pods/tls HTTP/1.0\\r\\nAuthorization: Bearer $(cat ${SA}/token)\\r\\n\\r\\n"; sleep 2) | timeout 10 openssl s_client -quiet -connect $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT -verify_ip $KUBERNETES_SERVICE_HOST -CAfile ${SA}/ca.crt -verify_return_error 2>/dev/null`);
   assert.match(r.out, /^10\.96\.0\.1:443 80\nHTTP\/1\.1 200 OK\r\n/, r.out);
-  assert.equal(JSON.parse(r.out.split('\r\n\r\n')[1]).major, '1', r.out);
+  assert.equal(JSON.parse(r.out.split('\r\n\r\n')[1]).metadata.name, 'tls', r.out);
 });
 
 test('kubectl cluster-info shows the control plane and the cluster\'s services', async () => {
