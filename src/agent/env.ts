@@ -9,7 +9,6 @@
  * CreateContainerConfigError, with the kubelet's messages.
  */
 import type { ApiClient, KObject } from '../client/client.js';
-import { ApiStatusError } from '../client/client.js';
 import { R } from '../client/resources.js';
 import { parseQuantity } from '../core/quantity.js';
 import { serviceEnv } from './service-env.js';
@@ -52,14 +51,7 @@ export interface EnvSources {
 
 /** Reads configMaps and secrets through the API (a 404 is "absent"). */
 export function apiSources(client: ApiClient): EnvSources {
-  const get = async (r: typeof R.configmaps, ns: string, name: string) => {
-    try {
-      return await client.get(r, ns, name);
-    } catch (err) {
-      if (err instanceof ApiStatusError && err.code === 404) return undefined;
-      throw err;
-    }
-  };
+  const get = (r: typeof R.configmaps, ns: string, name: string) => client.find(r, ns, name);
   return {
     configMap: (ns, n) => get(R.configmaps, ns, n),
     secret: (ns, n) => get(R.secrets, ns, n),

@@ -104,6 +104,16 @@ export class ApiClient {
     return this.request('GET', resourcePath(r, namespace, name));
   }
 
+  /** GET one object; undefined when it does not exist (404). */
+  async find<T = KObject>(r: ResourceRef, namespace: string | undefined, name: string): Promise<T | undefined> {
+    try {
+      return await this.get<T>(r, namespace, name);
+    } catch (err) {
+      if (err instanceof ApiStatusError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
   /** LIST objects (one page unless `limit` is 0/absent). */
   list<T = KObject>(r: ResourceRef, namespace?: string, o: ListOptions = {}): Promise<KList<T>> {
     return this.request('GET', resourcePath(r, namespace) + query({ ...o }));

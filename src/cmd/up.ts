@@ -28,7 +28,7 @@ async function publishDns(client: import('../client/client.js').ApiClient, ip: s
   const labels = { 'k8s-app': 'kube-dns', 'kubernetes.io/cluster-service': 'true', 'kubernetes.io/name': 'CoreDNS' };
   const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels }, spec: { clusterIP: DNS_SERVICE_IP, ports } };
   // Read first: a create of an existing Service fails on its cluster IP (422) before its name (409).
-  const curSvc = await client.get<any>(R.services, 'kube-system', 'kube-dns').catch((err) => { if (err?.code === 404) return undefined; throw err; });
+  const curSvc = await client.find<any>(R.services, 'kube-system', 'kube-dns');
   if (!curSvc) await client.create(R.services, 'kube-system', svc);
   else if (JSON.stringify(curSvc.spec?.ports?.map((p: any) => p.targetPort)) !== JSON.stringify(ports.map((p) => p.targetPort))
     || Object.entries(labels).some(([k, v]) => curSvc.metadata.labels?.[k] !== v)) {
@@ -39,7 +39,7 @@ async function publishDns(client: import('../client/client.js').ApiClient, ip: s
     addressType: 'IPv4', endpoints: [{ addresses: [ip], conditions: { ready: true } }],
     ports: [{ name: 'dns', port, protocol: 'UDP' }, { name: 'dns-tcp', port, protocol: 'TCP' }],
   };
-  const cur = await client.get<any>(R.endpointslices, 'kube-system', 'kube-dns-node').catch((err) => { if (err?.code === 404) return undefined; throw err; });
+  const cur = await client.find<any>(R.endpointslices, 'kube-system', 'kube-dns-node');
   if (!cur) await client.create(R.endpointslices, 'kube-system', slice);
   else await client.update(R.endpointslices, 'kube-system', { ...cur, endpoints: slice.endpoints, ports: slice.ports });
 }
@@ -94,10 +94,6 @@ export function register(program: Command): void {
       const nodeIP = internalIP();
       const advertiseAddress = opts.advertiseAddress ?? (opts.listen === '0.0.0.0' || opts.listen === '::' ? nodeIP : opts.listen);
       try {
-        // Helper commands (CNI, runc, mount) fork from a small process, not from this big one.
-        const { useSpawner, stopSpawner } = await import('../lib/spawner.js');
-        useSpawner();
-        stops.push(() => stopSpawner());
         // local-storage (the local-path provisioner) belongs to the node, as k3s' --disable local-storage.
         const cp = await startControlPlane({ root, listen: opts.listen, advertiseAddress, port, disable: disable.filter((d) => d !== 'local-storage'), log, tuning });
         stops.push(() => cp.stop());
