@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultConfList, confDir, ipamDataDir } from '../src/engine/network/config.js';
+import { defaultConfList, confDir, ipamDataDir, readNetwork } from '../src/engine/network/config.js';
+import { masqueradeOf, releaseMasquerade } from '../src/engine/network/masquerade.js';
 import { writeJsonAtomic } from '../src/lib/atomic.js';
 import { mountPoints } from '../src/engine/network/netns.js';
 import type { SandboxRecord } from '../src/engine/network/sandbox.js';
@@ -28,6 +29,8 @@ export async function networkRoot(prefix: string, bridge: string, subnet: string
 /** Removes the test's bridge and data root. */
 export async function dropNetworkRoot(root: string, bridge: string): Promise<void> {
   await exec('ip', ['link', 'del', bridge]).catch(() => {});
+  const masq = await readNetwork(root).then((n) => n && masqueradeOf(n), () => undefined);
+  if (masq) await releaseMasquerade(masq);
   await fs.rm(root, { recursive: true, force: true });
 }
 

@@ -161,6 +161,44 @@ test('DEL after a restart uses the cached config even when the user changed the 
   await exec('ip', ['link', 'show', 'sknet9']).then(() => assert.fail('the changed config must not have been used'), () => {});
 });
 
+test('traffic leaving the pod CIDR is masqueraded by one rule set for the network, none per pod', async () => {
+  // An "outside" host: a network namespace behind a veth, with no route back to the pod CIDR.
+  const ns = 'skiff-test-outside';
+  await exec('ip', ['netns', 'del', ns]).catch(() => {});
+  await exec('ip', ['link', 'del', 'skxt0']).catch(() => {});
+  await exec('ip', ['netns', 'add', ns]);
+  const listener = spawn('ip', ['netns', 'exec', ns, '/usr/bin/busybox', 'nc', '-l', '-p', '9999'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  try {
+    await exec('ip', ['link', 'add', 'skxt0', 'type', 'veth', 'peer', 'name', 'skxt1', 'netns', ns]);
+    await exec('ip', ['addr', 'add', '198.18.77.1/30', 'dev', 'skxt0']);
+    await exec('ip', ['link', 'set', 'skxt0', 'up']);
+    await exec('ip', ['-n', ns, 'addr', 'add', '198.18.77.2/30', 'dev', 'skxt1']);
+    await exec('ip', ['-n', ns, 'link', 'set', 'skxt1', 'up']);
+    await withPod({ name: 'masq' }, async (rec) => {
+      const rules = (await exec('iptables-save', ['-t', 'nat'])).stdout.split('\n');
+      assert.equal(rules.filter((l) => l.includes(rec.id)).length, 0, 'no rule names the pod');
+      assert.equal(rules.filter((l) => l.includes(`skiff masquerade ${BRIDGE} 10.89.240.0/24`)).length, 1, 'one jump for the network');
+      const client = startInPod(rec, ['nc', '198.18.77.2', '9999']);
+      try {
+        // The outside end sees the host's address on its link, not the pod's.
+        const peer = await eventually(async () => {
+          const out = (await exec('ip', ['netns', 'exec', ns, 'ss', '-Htn', 'state', 'established'])).stdout;
+          const m = /198\.18\.77\.2\]?:9999\s+\[?(?:::ffff:)?([0-9.]+)\]?:\d+/.exec(out);
+          if (!m) throw new Error(`no connection yet: ${out}`);
+          return m[1];
+        });
+        assert.equal(peer, '198.18.77.1');
+      } finally {
+        await stop(client);
+      }
+    });
+  } finally {
+    await stop(listener);
+    await exec('ip', ['link', 'del', 'skxt0']).catch(() => {});
+    await exec('ip', ['netns', 'del', ns]).catch(() => {});
+  }
+});
+
 test('after all of the above, nothing is left: no veth, IP, iptables rule, pin or cache entry', async () => {
   assert.deepEqual(await mgr.list(), []);
   assert.deepEqual(await countLeaks(root, BRIDGE), base);

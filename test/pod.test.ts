@@ -104,7 +104,7 @@ test('100 sandbox create/remove cycles leak no veth, IP, iptables rule, pin or c
     await mgr.remove(rec.id);
   }
   // The counters do see a live sandbox (so zero afterwards means something).
-  assert.deepEqual(peak[0], { veths: base.veths + 1, ips: base.ips + 1, iptables: base.iptables + 4, pins: base.pins + 3, cache: base.cache + 2 });
+  assert.deepEqual(peak[0], { veths: base.veths + 1, ips: base.ips + 1, iptables: base.iptables + 1, pins: base.pins + 3, cache: base.cache + 2 });
   assert.deepEqual(await countLeaks(root, BRIDGE), base);
   assert.deepEqual(await recover(mgr, { deep: true }), { removed: [], stopped: [], orphans: [], pins: [] });
 });
@@ -134,7 +134,8 @@ test('a skiff killed mid-setup is cleaned up by the next command', async () => {
     assert.equal(left.veths, base.veths + 1, `${plugin}: the kill left a veth`);
     assert.equal(left.ips, base.ips + 1, `${plugin}: the kill left an IP allocation`);
     assert.equal(left.pins, base.pins + 3, `${plugin}: the kill left namespace pins`);
-    assert.ok(left.iptables > base.iptables, `${plugin}: the kill left iptables rules`);
+    // Only portmap makes per-pod rules: the default network's masquerade is one rule set for all.
+    if (plugin === 'portmap') assert.ok(left.iptables > base.iptables, `${plugin}: the kill left iptables rules`);
     const ps = await skiff(root, ['pod', 'ps', '-q']);
     assert.equal(ps.code, 0, ps.stderr);
     assert.equal(ps.stdout, '', 'the half-made pod is gone');

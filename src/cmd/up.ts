@@ -158,6 +158,11 @@ export function register(program: Command): void {
     await cleanupPodVolumes(root);
     const { cleanupServiceRules } = await import('../proxy/proxier.js');
     await cleanupServiceRules();
+    // The pod network's masquerade rules, unless pods of another data root still use the bridge.
+    const { readNetwork } = await import('../engine/network/config.js');
+    const { masqueradeOf, releaseMasquerade } = await import('../engine/network/masquerade.js');
+    const masq = await readNetwork(root).then((n) => n && masqueradeOf(n), () => undefined);
+    if (masq) await releaseMasquerade(masq);
   };
 
   program

@@ -3,9 +3,11 @@
  * `<root>/cni/net.d/`, and loading whatever the user put there instead (the first
  * `*.conflist` in lexical order wins, as libcni's ConfFiles + sort do).
  *
- * The default: a `bridge` (isGateway, ipMasq, hairpin) with `host-local` IPAM over the pod
+ * The default: a `bridge` (isGateway, hairpin) with `host-local` IPAM over the pod
  * CIDR and its data kept under the data root (so `recover()` can see every allocation Skiff
- * made and two data roots never share allocation files), then `portmap` for `-p`.
+ * made and two data roots never share allocation files), then `portmap` for `-p`. Traffic
+ * leaving the pod CIDR is masqueraded by one rule set Skiff keeps for the whole network
+ * (`skiffMasquerade`, masquerade.ts), not by bridge's per-attachment `ipMasq`.
  * 10.89.0.0/16 by default: podman's default network (netavark or CNI) is 10.88.0.0/16.
  */
 import fs from 'node:fs/promises';
@@ -27,6 +29,8 @@ export interface NetworkConfList {
   name: string;
   disableCheck?: boolean;
   plugins: PluginConf[];
+  /** Skiff's own key (the plugins never see it): masquerade this bridge's subnet with one rule set (masquerade.ts). */
+  skiffMasquerade?: { bridge: string; subnet: string };
 }
 
 /** Knobs of the default conflist. */
@@ -69,7 +73,7 @@ export function defaultConfList(root: string, opts: DefaultNetworkOptions = {}):
         type: 'bridge',
         bridge,
         isGateway: true,
-        ipMasq: true,
+        ipMasq: false,
         hairpinMode: true,
         ipam: {
           type: 'host-local',
@@ -80,6 +84,7 @@ export function defaultConfList(root: string, opts: DefaultNetworkOptions = {}):
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
+    skiffMasquerade: { bridge, subnet },
   };
 }
 
@@ -95,6 +100,13 @@ export function validateConfList(raw: unknown, source: string): NetworkConfList 
   if (!Array.isArray(c.plugins) || c.plugins.length === 0) throw bad('"plugins" must be a non-empty list');
   for (const p of c.plugins) {
     if (!p || typeof p.type !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(p.type)) throw bad('every plugin needs a "type"');
+  }
+  const m = c.skiffMasquerade;
+  if (m !== undefined) {
+    // Both end up in iptables rules: nothing but a bridge name and a CIDR may pass.
+    if (!m || typeof m.bridge !== 'string' || !/^[A-Za-z0-9_.-]{1,15}$/.test(m.bridge)) throw bad('"skiffMasquerade.bridge" must be a bridge name');
+    if (typeof m.subnet !== 'string') throw bad('"skiffMasquerade.subnet" must be a CIDR');
+    parseCidr(m.subnet);
   }
   return c as NetworkConfList;
 }

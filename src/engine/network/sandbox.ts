@@ -26,6 +26,7 @@ import { hostResolvConf, hostsFile, resolvConf, validHostname } from './files.js
 import { mountPoints, pinNamespaces, pinPaths, pinsMounted, unpinNamespaces } from './netns.js';
 import { assertPortsFree } from './ports.js';
 import { sweepIptables } from './iptables.js';
+import { ensureMasquerade, masqueradeOf } from './masquerade.js';
 import { currentOwner, ownerAlive } from './owner.js';
 import { LOOPBACK_NETWORK, POD_IFNAME, type CreateOptions, type SandboxManagerOptions, type SandboxRecord } from './types.js';
 
@@ -90,7 +91,8 @@ export class SandboxManager {
 
   /** Pins fresh namespaces, attaches them (CNI ADD), writes the files; saves the record `ready`. */
   private async attach(rec: SandboxRecord): Promise<SandboxRecord> {
-    await pinNamespaces(this.runDir(rec.id), rec.hostname);
+    const masq = masqueradeOf(rec.network);
+    await Promise.all([pinNamespaces(this.runDir(rec.id), rec.hostname), masq && ensureMasquerade(masq)]);
     // Settle both before failing, so a teardown never races a still-running ADD.
     const [main, lo] = await Promise.allSettled([
       this.cni.add(rec.network, this.runtime(rec, rec.namespaces.net)),
@@ -216,9 +218,10 @@ export class SandboxManager {
       this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' }),
     ]);
     for (const d of dels) if (d.status === 'rejected') throw d.reason;
-    // Always: bridge also skips its ipMasq teardown when the interface is already gone from
-    // a live namespace (e.g. deleted inside the pod), and iptables-save -t nat is cheap.
-    await sweepIptables(cached ? cached.networkName : rec.network.name, rec.id);
+    // Whenever a plugin made per-sandbox rules: bridge skips its ipMasq teardown when the
+    // interface is already gone from a live namespace (e.g. deleted inside the pod), and
+    // portmap when the namespace is gone. Skiff's default network makes none without ports.
+    if (rec.ports.length || rec.network.plugins.some((p) => p.ipMasq)) await sweepIptables(cached ? cached.networkName : rec.network.name, rec.id);
     await unpinNamespaces(this.runDir(rec.id), m);
   }
 
