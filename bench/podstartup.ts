@@ -11,7 +11,8 @@
  *     (it returns once the containers are started).
  * Reported beside the Kubernetes SLO (p99 ≤ 5 s) and the goals of issue #7.
  *
- *   npm run build && node dist/bench/podstartup.js [--trials 20] [--replicas 30] [--no-podman]
+ *   npm run build && node dist/bench/podstartup.js [--trials 20] [--replicas 30] [--no-podman] [--profile DIR]
+ * --profile writes CPU profiles of the `skiff up` process' threads (node --cpu-prof) to DIR.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -27,6 +28,7 @@ const arg = (name: string, def: number) => { const i = process.argv.indexOf(name
 const TRIALS = arg('--trials', 20);
 const REPLICAS = arg('--replicas', 30);
 const PODMAN = !process.argv.includes('--no-podman');
+const PROFILE = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 const IMAGE = 'busybox:latest';
 
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
 
     // 1. skiff up → node Ready.
     const t0 = now();
-    proc = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    proc = spawn(process.execPath, [...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', PROFILE] : []), SKIFF, '--root', root, 'up', '--port', '0', '--node-name', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'], env });
     await new Promise<void>((ok, fail) => {
       let out = '';
       proc!.stdout!.on('data', (d) => { out += d; if (out.includes('kubeconfig:')) ok(); });
