@@ -9,8 +9,9 @@
  * commands, so 30 pods at once lost over a second of the only thread that serves the API, the
  * scheduler and the agent. The helper is a bare Node process (~40 MB), forks in ~1 ms, and on
  * another core. Short-lived CLI processes keep spawning directly (starting the helper would
- * cost more than it saves). Commands that stream (exec sessions, conmon's sync pipe,
- * foreground runs) keep spawning directly too.
+ * cost more than it saves). conmon goes through it too (its sync pipe is read there: see
+ * RunOptions.syncPipe). Commands that stream (exec sessions, foreground runs) keep spawning
+ * directly.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 
@@ -20,6 +21,8 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** With `syncPipe`: the JSON value read from fd 3, or undefined when fd 3 closed without one. */
+  sync?: string;
 }
 
 /** Options of one command. */
@@ -31,6 +34,12 @@ export interface RunOptions {
   /** Killed with `killSignal` (default SIGTERM) after this long. */
   timeoutMs?: number;
   killSignal?: NodeJS.Signals;
+  /**
+   * A sync pipe on fd 3 (conmon's `_OCI_SYNCPIPE`): the command is answered as soon as fd 3
+   * delivers one complete JSON value, or closes without one, and may keep running (conmon
+   * daemonises); `code` is then -1 and output is what arrived until that moment.
+   */
+  syncPipe?: boolean;
 }
 
 /** One request to the helper process. */
@@ -41,6 +50,7 @@ export type SpawnReply = { id: number } & ({ result: RunResult } | { error: { me
 
 /** Runs a command here; rejects only when it cannot be started (e.g. ENOENT). */
 export function runLocal(cmd: string, args: string[], o: RunOptions = {}): Promise<RunResult> {
+  if (o.syncPipe) return runSynced(cmd, args, o);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: o.env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'], timeout: o.timeoutMs, killSignal: o.killSignal });
     let stdout = '';
@@ -52,6 +62,43 @@ export function runLocal(cmd: string, args: string[], o: RunOptions = {}): Promi
     child.on('close', (code, signal) => { if (!failed) resolve({ code: code ?? 128, signal, stdout, stderr }); });
     child.stdin.on('error', () => { /* it may exit before reading its stdin */ });
     child.stdin.end(o.input ?? '');
+  });
+}
+
+/** Starts a command with a sync pipe on fd 3 and answers with its first JSON message (see RunOptions.syncPipe). */
+function runSynced(cmd: string, args: string[], o: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: o.env, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    let stdout = '';
+    let stderr = '';
+    let buf = '';
+    let settled = false;
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const done = (v: string | undefined | Error) => {
+      if (settled) return;
+      settled = true;
+      sync.removeAllListeners();
+      // A daemonised child keeps its end of these pipes; let go of ours.
+      sync.destroy();
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.unref();
+      if (v instanceof Error) reject(v);
+      else resolve({ code: -1, signal: null, stdout, stderr, sync: v });
+    };
+    sync.on('data', (d: Buffer) => {
+      buf += d.toString();
+      try {
+        JSON.parse(buf);
+        done(buf);
+      } catch {
+        // not complete yet
+      }
+    });
+    sync.on('end', () => done(undefined));
+    child.on('error', (e) => done(e));
   });
 }
 
