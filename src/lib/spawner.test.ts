@@ -17,6 +17,11 @@ for (const via of ['this process', 'the helper process'] as const) {
       await assert.rejects(runCommand('/nonexistent/skiff-binary', []), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
       const many = await Promise.all(Array.from({ length: 20 }, (_, i) => runCommand('sh', ['-c', `echo ${i}`])));
       assert.deepEqual(many.map((r) => r.stdout), Array.from({ length: 20 }, (_, i) => `${i}\n`));
+      // A sync pipe on fd 3 (as conmon's): answered at the first JSON value while the command runs on.
+      const synced = await runCommand('sh', ['-c', 'echo starting >&2; printf \'{"data": \' >&3; printf \'42}\' >&3; exec sleep 3'], { syncPipe: true });
+      assert.equal(synced.sync, '{"data": 42}');
+      const silent = await runCommand('sh', ['-c', 'echo no message >&2; exit 1'], { syncPipe: true });
+      assert.equal(silent.sync, undefined, 'fd 3 closed without a message');
     } finally {
       stopSpawner();
     }

@@ -1,0 +1,49 @@
+/**
+ * withLock: mutual exclusion within a process (queued in memory, in arrival order) and across
+ * processes (the file lock), and release on failure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { withLock } from './lock.js';
+
+test('holders in one process run one at a time, in arrival order, and a failure releases the lock', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-lock-'));
+  const file = path.join(dir, 'x');
+  let inside = 0;
+  const order: number[] = [];
+  const runs = Array.from({ length: 20 }, (_, i) => withLock(file, async () => {
+    inside++;
+    assert.equal(inside, 1, 'one holder at a time');
+    await new Promise((r) => setTimeout(r, 2));
+    order.push(i);
+    inside--;
+    if (i === 5) throw new Error('boom');
+    return i;
+  }));
+  const results = await Promise.allSettled(runs);
+  assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i));
+  assert.equal(results.filter((r) => r.status === 'rejected').length, 1);
+  assert.equal(await withLock(file, async () => 'free again'), 'free again');
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+test('another process holding the lock keeps this one out until it lets go', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-lock-'));
+  const file = path.join(dir, 'x');
+  const lockUrl = new URL('./lock.js', import.meta.url).href;
+  // The other process takes the lock, says so, and holds it for 300 ms.
+  const other = spawn(process.execPath, ['--input-type=module', '-e',
+    `const { withLock } = await import(${JSON.stringify(lockUrl)}); await withLock(${JSON.stringify(file)}, async () => { console.log('held'); await new Promise((r) => setTimeout(r, 300)); console.log('released'); });`],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  await new Promise<void>((r) => other.stdout.on('data', (d) => { out += d; if (out.includes('held')) r(); }));
+  await withLock(file, async () => {
+    assert.match(out, /released/, 'entered only after the other process released it');
+  });
+  await new Promise((r) => other.once('exit', r));
+  await fs.rm(dir, { recursive: true, force: true });
+});
