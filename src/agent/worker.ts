@@ -319,7 +319,8 @@ export class PodWorker {
     const key = `${this.uid}/${c.name}`;
     const now = this.d.clock.now();
     // A restart for a changed spec is no failure: no back-off before it, none recorded after.
-    const changed = this.changed.delete(c.name);
+    // It stays pending until an instance is made (an image still to pull is retried).
+    const changed = this.changed.has(c.name);
     if (prev?.rec.status === 'exited' && !changed) {
       // A start failure never ran (its startedAt is the epoch, as containerd reports it).
       const ran = prev.rec.id ? (Date.parse(prev.rec.finishedAt ?? '') || now) - (Date.parse(prev.rec.startedAt ?? '') || now) : 0;
@@ -371,6 +372,7 @@ export class PodWorker {
       if ((err as { exitCode?: number }).exitCode === 126 || (err as { exitCode?: number }).exitCode === 127) {
         this.startFailed(c, attempt, opts.labels ?? {}, (err as Error).message);
         if (prev) this.d.backoff.next(key, now);
+        this.changed.delete(c.name);
         this.waiting.delete(c.name);
         this.event('Warning', 'Failed', `Error: ${(err as Error).message}`);
         return undefined;
@@ -384,12 +386,14 @@ export class PodWorker {
       await this.d.runtime.remove(rec.id);
       this.startFailed(c, attempt, opts.labels ?? {}, (err as Error).message);
       if (prev) this.d.backoff.next(key, now);
+      this.changed.delete(c.name);
       this.waiting.delete(c.name);
       this.event('Warning', 'Failed', `Error: ${(err as Error).message}`);
       return undefined;
     }
     this.event('Normal', 'Started', `Started container ${c.name}`);
     if (prev && !changed) this.d.backoff.next(key, now);
+    this.changed.delete(c.name);
     this.waiting.delete(c.name);
     // Keep the previous instance (lastState, logs --previous); older ones go.
     for (const old of instancesOf(state.containers, c.name)) if (old.attempt < attempt - 1 && old.rec.status === 'exited' && old.rec.id) await this.d.runtime.remove(old.rec.id);
