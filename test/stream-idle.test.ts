@@ -1,7 +1,7 @@
 /**
  * The kubelet's --streaming-connection-idle-timeout through `skiff up` (set to 1 s here; 4 h by
  * default) with the real kubectl 1.27 (SPDY) and 1.33 (WebSocket; port-forward as SPDY in a
- * WebSocket): an exec or port-forward connection that carries nothing for the timeout is
+ * WebSocket): an exec, attach or port-forward connection that carries nothing for the timeout is
  * closed, one that keeps carrying data is not. Bounds are generous: what is asserted is which
  * connection ends, not how fast.
  */
@@ -62,16 +62,20 @@ before(async () => {
   proc = await skiffUp(root, NODE, {}, ['--streaming-connection-idle-timeout', '1s']);
   let r = await kubectl('1.33', ['wait', '--for=condition=Ready', `node/${NODE}`, '--timeout=60s']);
   assert.equal(r.code, 0, r.stderr);
-  const pod = {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'idle' },
-    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent', command: ['httpd', '-f', '-p', '8080', '-h', '/var/www'] }] },
-  };
+  const pod = (name: string, command: string[]) => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'busybox:1.36', imagePullPolicy: 'IfNotPresent', command }] },
+  });
+  const list = { apiVersion: 'v1', kind: 'List', items: [
+    pod('idle', ['httpd', '-f', '-p', '8080', '-h', '/var/www']),
+    pod('ticker', ['sh', '-c', 'while true; do echo tick; sleep 0.25; done']),
+  ] };
   r = await new Promise((resolve) => {
     const c = execFile(kubectlBin('1.33'), ['apply', '-f', '-'], { env: env() }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr, ms: 0 }));
-    c.stdin!.end(JSON.stringify(pod));
+    c.stdin!.end(JSON.stringify(list));
   });
   assert.equal(r.code, 0, r.stderr);
-  r = await kubectl('1.33', ['wait', '--for=condition=Ready', 'pod/idle', '--timeout=90s']);
+  r = await kubectl('1.33', ['wait', '--for=condition=Ready', 'pod/idle', 'pod/ticker', '--timeout=90s']);
   assert.equal(r.code, 0, r.stderr);
 });
 
@@ -117,3 +121,18 @@ for (const v of ['1.27', '1.33']) {
     assert.match(busy.err(), /lost connection to pod|an error occurred forwarding|error/i);
   });
 }
+
+test('kubectl 1.33 attach: a silent container\'s session is closed, a talking one\'s is not', async () => {
+  // httpd writes nothing: the attach connection idles and is closed.
+  const silent = await kubectl('1.33', ['attach', 'idle'], 60_000);
+  assert.ok(silent.ms < 30_000, `the idle attach ran ${silent.ms} ms`);
+  // A container printing every 0.25 s keeps its session for 5 s and more.
+  const p = spawn(kubectlBin('1.33'), ['attach', 'ticker'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(p);
+  let out = '';
+  p.stdout!.on('data', (d) => { out += d; });
+  await sleep(5000);
+  assert.equal(p.exitCode, null, 'the busy attach ended');
+  assert.ok(out.split('tick').length > 10, out);
+  p.kill('SIGTERM');
+});
