@@ -198,6 +198,23 @@ test('pod status: states, lastState, restartCount, conditions and reasons', () =
   assert.equal(init.message, 'containers with incomplete status: [init]');
 });
 
+test('pod status: a pod the agent failed (DeadlineExceeded) is Failed with its reason and message, not ready', () => {
+  const pod = { metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec: { restartPolicy: 'Always', containers: [{ name: 'a', image: 'i' }] }, status: {} };
+  const sandbox: any = { state: 'ready', ip: '10.0.0.5' };
+  const containers = [rec('a0', 'a', 0, 'exited', 137)];
+  const normal = podStatus({ pod, sandbox, hostIP: 'h', now: 0, containers, waiting: new Map() });
+  assert.equal(normal.phase, 'Running', 'restartPolicy Always: an exit alone does not fail the pod');
+  assert.equal(normal.reason, undefined);
+  const evicted = { reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' };
+  const s = podStatus({ pod, sandbox, hostIP: 'h', now: 0, containers, waiting: new Map(), evicted });
+  assert.equal(s.phase, 'Failed');
+  assert.equal(s.reason, 'DeadlineExceeded');
+  assert.equal(s.message, evicted.message);
+  const ready = s.conditions.find((c: any) => c.type === 'Ready');
+  assert.deepEqual([ready.status, ready.reason], ['False', 'PodCompleted']);
+  assert.equal(s.containerStatuses[0].state.terminated.exitCode, 137);
+});
+
 test('qos classes', () => {
   const r = (requests: any, limits: any) => ({ resources: { requests, limits } });
   assert.equal(qosClass({ containers: [{}] }), 'BestEffort');

@@ -56,6 +56,8 @@ export interface NodeAgentOptions {
   volumeSyncMs?: number;
   /** The stream server (logs through the API server): where to listen (default port 10250), or false for none. */
   serve?: { host?: string; port?: number } | false;
+  /** Exec, attach and port-forward connections idle this long are closed (4 h, the kubelet's --streaming-connection-idle-timeout). */
+  streamIdleTimeoutMs?: number;
 }
 
 /** Skiff's kubelet. */
@@ -130,7 +132,7 @@ export class NodeAgent {
   async start(): Promise<void> {
     if (this.opts.serve !== false) {
       const routes = metricsRoutes({ nodeName: this.opts.nodeName, stats: this.stats, registry: this.metrics.registry, log: this.opts.log });
-      this.server = new AgentServer({ root: this.opts.root, nodeName: this.opts.nodeName, engine: this.engine, sandboxes: this.sandboxes, clientCA: this.opts.client.creds.ca ?? '', routes, ...(this.opts.serve ?? {}) });
+      this.server = new AgentServer({ root: this.opts.root, nodeName: this.opts.nodeName, engine: this.engine, sandboxes: this.sandboxes, clientCA: this.opts.client.creds.ca ?? '', routes, streamIdleTimeoutMs: this.opts.streamIdleTimeoutMs, ...(this.opts.serve ?? {}) });
       await this.server.start();
     }
     await this.node.start();

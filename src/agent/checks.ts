@@ -69,12 +69,8 @@ export function engineExec(engine: ContainerEngine): ContainerExec {
     // The runtime's own complaints ("runc exec failed") are the error, not the command's stderr.
     child.stderr!.on('data', (d: Buffer) => { if (!/level=error|runc exec failed/.test(d.toString())) keep(errs)(d); });
     let timedOut = false;
-    const kill = async () => {
-      // runc forwards catchable signals only: kill the command in the container by its PID.
-      const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
-      if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-      child.kill('SIGKILL');
-    };
+    // The command in the container by its PID, then runc (which forwards catchable signals only).
+    const kill = () => started.kill();
     let exited = false;
     const timer = opts.timeoutMs !== undefined ? deadlineTimer(opts.timeoutMs, () => { if (!exited) { timedOut = true; void kill(); } }) : undefined;
     child.once('exit', () => { exited = true; });

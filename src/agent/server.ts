@@ -1,7 +1,7 @@
 /**
  * The node agent's HTTPS endpoint, at the kubelet's paths, which the API server relays pod
  * streams to (src/apiserver/nodeproxy.ts): `GET /containerLogs/{ns}/{pod}/{container}` with
- * follow, tailLines, timestamps, previous and limitBytes; `/exec/{ns}/{pod}/{container}`,
+ * follow, tailLines, timestamps, previous, sinceSeconds/sinceTime and limitBytes; `/exec/{ns}/{pod}/{container}`,
  * `/attach/{ns}/{pod}/{container}` and `/portForward/{ns}/{pod}` upgraded to WebSocket or
  * SPDY/3.1 (the transports are in streams/: remotecommand.ts, portforward.ts, spdy.ts,
  * upgrade.ts; the sessions in exec.ts, attach.ts). Clients must present a certificate
@@ -24,7 +24,7 @@ import { streamLogs } from '../engine/container/logs.js';
 import type { SandboxManager } from '../engine/network/sandbox.js';
 import { L } from './labels.js';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { acceptSpdy, isSpdyUpgrade, negotiate, refuse, SPDY_TUNNEL_PREFIX, webSocketTunnel } from './streams/upgrade.js';
+import { acceptSpdy, closeWhenIdle, DEFAULT_STREAM_IDLE_TIMEOUT_MS, isSpdyUpgrade, negotiate, refuse, SPDY_TUNNEL_PREFIX, webSocketTunnel } from './streams/upgrade.js';
 import { SpdySession } from './streams/spdy.js';
 import { netnsDialer } from './streams/dial.js';
 import { parsePorts, PORT_FORWARD_PROTOCOL, PORT_FORWARD_WS_PROTOCOLS, servePortForwardSpdy, servePortForwardWebSocket, type ForwardTarget } from './streams/portforward.js';
@@ -68,6 +68,8 @@ export class AgentServer {
     root: string; nodeName: string; engine: ContainerEngine; sandboxes: SandboxManager; clientCA: Buffer | string; host?: string; port?: number;
     /** More GET endpoints by path (the metrics ones, metrics/routes.ts). */
     routes?: Record<string, (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => Promise<void>>;
+    /** Exec, attach and port-forward connections without traffic this long are closed (4 h, the kubelet's default). */
+    streamIdleTimeoutMs?: number;
   }) {}
 
   /** Listens (default port 10250, as the kubelet). */
@@ -88,6 +90,7 @@ export class AgentServer {
       socket.on('error', () => {});
       this.upgraded.add(socket);
       socket.once('close', () => this.upgraded.delete(socket));
+      closeWhenIdle(socket, this.o.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS);
       this.upgrade(wss, req, socket, head).catch((err) => refuse(socket, 500, (err as Error).message));
     });
     await new Promise<void>((ok, fail) => {
@@ -139,7 +142,8 @@ export class AgentServer {
     if (!spdy && !ws) return refuse(socket, 400, `unable to upgrade: unsupported Upgrade "${req.headers.upgrade ?? ''}"`);
     const accept = (pick: (ps: Set<string>) => string | false, then: (w: WebSocket) => void) => {
       Object.assign(req, { pick });
-      wss.handleUpgrade(req, socket, head, then);
+      // ws clears the socket's timeout when it completes the handshake: set it again after.
+      wss.handleUpgrade(req, socket, head, (w) => { closeWhenIdle(socket, this.o.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS); then(w); });
     };
     if (segs[0] === 'portForward' && (segs.length === 3 || segs.length === 4)) {
       const target = await this.forwardTarget(segs[1], segs[2], segs[3]);
@@ -206,6 +210,10 @@ export class AgentServer {
     const follow = q.get('follow') === 'true' && !previous;
     const tail = q.get('tailLines') !== null ? Number(q.get('tailLines')) : undefined;
     const limit = q.get('limitBytes') !== null ? Number(q.get('limitBytes')) : undefined;
+    // sinceSeconds, or a later sinceTime, as the kubelet's NewLogOptions combines them.
+    let since = q.get('sinceSeconds') !== null ? Date.now() - Number(q.get('sinceSeconds')) * 1000 : undefined;
+    const sinceTime = q.get('sinceTime') !== null ? Date.parse(q.get('sinceTime')!) : NaN;
+    if (!Number.isNaN(sinceTime) && (since === undefined || sinceTime > since)) since = sinceTime;
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
     // Both streams interleaved, as the kubelet serves them; limitBytes cuts the answer short.
     const out = new PassThrough();
@@ -219,7 +227,7 @@ export class AgentServer {
       res.write(chunk);
     });
     const until = follow ? Promise.race([this.o.engine.wait(rec.id).catch(() => 0), closed]) : undefined;
-    await streamLogs(new ContainerPaths(this.o.root, rec.id).log, out, out, { follow, tail, timestamps: q.get('timestamps') === 'true', until });
+    await streamLogs(new ContainerPaths(this.o.root, rec.id).log, out, out, { follow, tail, since, timestamps: q.get('timestamps') === 'true', until });
     res.end();
   }
 }

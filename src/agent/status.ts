@@ -24,6 +24,8 @@ export interface StatusInput {
   now: number;
   /** `started`/`ready` of a running container by its probes (prober results); without it, both once running. */
   probe?: ProbeState;
+  /** The agent failed the pod itself (DeadlineExceeded): phase Failed with this reason and message. */
+  evicted?: { reason: string; message: string };
 }
 
 /** The probes' verdict on a running container (spec, `skiff://` container ID). */
@@ -162,7 +164,7 @@ export function podStatus(x: StatusInput): any {
   const initDone = init.every((s, i) => (isSidecar(initSpecs[i]) ? s.started : s.state.terminated?.exitCode === 0));
   const app = (spec.containers ?? []).map((c: any) => containerStatus(c, x.containers, x.waiting.get(c.name), 'app',
     { reason: initDone ? 'ContainerCreating' : 'PodInitializing' }, x.probe));
-  const phase = podPhase(spec, init, app);
+  const phase = x.evicted ? 'Failed' : podPhase(spec, init, app);
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const now = rfc3339(x.now);
   const prevConds: any[] = pod.status?.conditions ?? [];
@@ -204,5 +206,6 @@ export function podStatus(x: StatusInput): any {
     qosClass: pod.status?.qosClass ?? qosClass(spec),
   };
   if (initSpecs.length) out.initContainerStatuses = init;
+  if (x.evicted) Object.assign(out, x.evicted);
   return out;
 }

@@ -77,6 +77,10 @@ export class PodWorker {
   /** Ends a postStart hook under way when the pod is deleted. */
   private readonly hookAbort = new AbortController();
   private hooksDeps?: HookDeps;
+  /** Containers killed because their spec changed: restarted at once, whatever the restartPolicy. */
+  private readonly changed = new Set<string>();
+  /** Why the agent failed the pod itself (activeDeadlineSeconds), as status.reason/message. */
+  private evicted?: { reason: string; message: string };
 
   constructor(readonly uid: string, private readonly d: WorkerDeps, private readonly gate: Promise<void>) {}
 
@@ -158,6 +162,46 @@ export class PodWorker {
     return sick.length > 0;
   }
 
+  /**
+   * Kills running containers whose spec changed (a new image: the only container field a pod
+   * update may change), as the kubelet does when a container's hash differs from its spec's;
+   * true when any was. They are restarted whatever the restartPolicy, without back-off.
+   */
+  private async killChanged(pod: KObject, state: PodRuntimeState): Promise<boolean> {
+    const stale = state.containers.filter((c) => {
+      if (c.rec.status !== 'running' || (c.kind !== 'app' && c.kind !== 'sidecar')) return false;
+      const spec = this.specOf(c.name);
+      const was = c.rec.options.labels?.[L.specImage];
+      return !!spec && was !== undefined && was !== spec.image;
+    });
+    await Promise.all(stale.map((c) => {
+      this.changed.add(c.name);
+      return killContainer(this.hooks, pod, this.specOf(c.name), { id: c.rec.id, name: c.name, podIP: this.lastIP }, { message: `Container ${c.name} definition changed, will be restarted` });
+    }));
+    return stale.length > 0;
+  }
+
+  /** Milliseconds left before the pod's activeDeadlineSeconds (from status.startTime), if it has one. */
+  private deadlineLeft(pod: KObject): number | undefined {
+    const ads = pod.spec?.activeDeadlineSeconds;
+    const start = Date.parse(pod.status?.startTime ?? '');
+    if (typeof ads !== 'number' || Number.isNaN(start)) return undefined;
+    return start + ads * 1000 - this.d.clock.now();
+  }
+
+  /** The kubelet's active deadline handler: the pod fails (DeadlineExceeded) and everything in it stops. */
+  private async failDeadline(pod: KObject, state: PodRuntimeState): Promise<void> {
+    const message = 'Pod was active on the node longer than the specified deadline';
+    if (!this.evicted) this.event('Normal', 'DeadlineExceeded', message);
+    this.evicted = { reason: 'DeadlineExceeded', message };
+    this.d.probes?.removePod(this.uid);
+    await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) =>
+      killContainer(this.hooks, pod, this.specOf(c.name), { id: c.rec.id, name: c.name, podIP: this.lastIP })));
+    const after = await this.d.runtime.state(this.uid);
+    await this.writeStatus(await this.withFailures(after));
+    await this.finish(after);
+  }
+
   private event(type: EventType, reason: string, message: string): void {
     const m = this.pod!.metadata;
     this.d.recorder.event({ apiVersion: 'v1', kind: 'Pod', metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion } }, type, reason, message);
@@ -176,9 +220,16 @@ export class PodWorker {
       await this.finish(state);
       return undefined;
     }
+    const left = this.deadlineLeft(pod);
+    if (left !== undefined && left <= 0) {
+      await this.failDeadline(pod, state);
+      return undefined;
+    }
     if (await this.killUnhealthy(pod, state)) state = await this.d.runtime.state(this.uid);
+    if (await this.killChanged(pod, state)) state = await this.d.runtime.state(this.uid);
     let requeue: number | undefined;
     const soon = (ms: number | undefined) => { if (ms !== undefined) requeue = Math.min(requeue ?? ms, ms); };
+    soon(left);
 
     // Half-made instances (created, never started: the agent stopped in between) go first.
     for (const c of state.containers.filter((x) => x.rec.status === 'created' || x.rec.status === 'creating')) {
@@ -236,7 +287,7 @@ export class PodWorker {
         const [latest] = instancesOf(state.containers, c.name);
         if (latest?.rec.status === 'running') continue;
         if (latest?.rec.status === 'exited') {
-          const restart = restartPolicy === 'Always' || (restartPolicy === 'OnFailure' && latest.rec.exitCode !== 0);
+          const restart = this.changed.has(c.name) || restartPolicy === 'Always' || (restartPolicy === 'OnFailure' && latest.rec.exitCode !== 0);
           if (!restart) { this.waiting.delete(c.name); continue; }
         }
         soon(await this.startContainer(pod, c, 'app', state, sandbox, latest));
@@ -267,7 +318,10 @@ export class PodWorker {
     const { name: podName, namespace } = pod.metadata as { name: string; namespace: string };
     const key = `${this.uid}/${c.name}`;
     const now = this.d.clock.now();
-    if (prev?.rec.status === 'exited') {
+    // A restart for a changed spec is no failure: no back-off before it, none recorded after.
+    // It stays pending until an instance is made (an image still to pull is retried).
+    const changed = this.changed.has(c.name);
+    if (prev?.rec.status === 'exited' && !changed) {
       // A start failure never ran (its startedAt is the epoch, as containerd reports it).
       const ran = prev.rec.id ? (Date.parse(prev.rec.finishedAt ?? '') || now) - (Date.parse(prev.rec.startedAt ?? '') || now) : 0;
       const b = this.d.backoff.check(key, now, ran);
@@ -318,6 +372,7 @@ export class PodWorker {
       if ((err as { exitCode?: number }).exitCode === 126 || (err as { exitCode?: number }).exitCode === 127) {
         this.startFailed(c, attempt, opts.labels ?? {}, (err as Error).message);
         if (prev) this.d.backoff.next(key, now);
+        this.changed.delete(c.name);
         this.waiting.delete(c.name);
         this.event('Warning', 'Failed', `Error: ${(err as Error).message}`);
         return undefined;
@@ -331,12 +386,14 @@ export class PodWorker {
       await this.d.runtime.remove(rec.id);
       this.startFailed(c, attempt, opts.labels ?? {}, (err as Error).message);
       if (prev) this.d.backoff.next(key, now);
+      this.changed.delete(c.name);
       this.waiting.delete(c.name);
       this.event('Warning', 'Failed', `Error: ${(err as Error).message}`);
       return undefined;
     }
     this.event('Normal', 'Started', `Started container ${c.name}`);
-    if (prev) this.d.backoff.next(key, now);
+    if (prev && !changed) this.d.backoff.next(key, now);
+    this.changed.delete(c.name);
     this.waiting.delete(c.name);
     // Keep the previous instance (lastState, logs --previous); older ones go.
     for (const old of instancesOf(state.containers, c.name)) if (old.attempt < attempt - 1 && old.rec.status === 'exited' && old.rec.id) await this.d.runtime.remove(old.rec.id);
@@ -358,7 +415,7 @@ export class PodWorker {
     const sandbox = state.sandboxes.find((s) => s.state === 'ready') ?? state.sandboxes[0];
     const status = podStatus({
       pod: this.lastIP && !pod.status?.podIP ? { ...pod, status: { ...pod.status, podIP: this.lastIP } } : pod,
-      containers: state.containers, sandbox, waiting: this.waiting, hostIP: this.d.hostIP(), now: this.d.clock.now(),
+      containers: state.containers, sandbox, waiting: this.waiting, hostIP: this.d.hostIP(), now: this.d.clock.now(), evicted: this.evicted,
       probe: this.d.probes && ((spec, id) => this.d.probes!.containerState(spec, id)),
     });
     this.d.probes?.update(pod, status);

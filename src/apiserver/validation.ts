@@ -7,6 +7,7 @@
 import type { Cause } from './status.js';
 import type { ResourceInfo } from './resources.js';
 import { selectorObjectMatcher } from './selectors.js';
+import { validatePodUpdate } from './validation-podupdate.js';
 import { validateClaim, validatePodVolumes, validateStorageClass, validateVolumeObject } from './validation-volumes.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -211,9 +212,6 @@ export function validateUpdate(r: ResourceInfo, oldObj: any, obj: any): Cause[] 
     && JSON.stringify(oldObj.spec?.selector) !== JSON.stringify(obj.spec?.selector)) {
     e.invalid('spec.selector', obj.spec?.selector, 'field is immutable');
   }
-  if (r.kind === 'Pod' && r.group === '') {
-    const strip = (s: any) => JSON.stringify({ ...s, containers: (s?.containers ?? []).map((c: any) => ({ ...c, image: '' })), activeDeadlineSeconds: 0, tolerations: [], terminationGracePeriodSeconds: 0 });
-    if (strip(oldObj.spec) !== strip(obj.spec)) e.causes.push({ reason: 'FieldValueForbidden', message: 'Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)', field: 'spec' });
-  }
+  if (r.kind === 'Pod' && r.group === '') e.causes.push(...validatePodUpdate(oldObj, obj));
   return e.causes;
 }

@@ -17,6 +17,10 @@ export interface AgentThreadOptions {
   nodeIP?: string;
   clusterDNS?: string[];
   logLevel: string;
+  /** The agent's volume refresh period (--sync-frequency). */
+  volumeSyncMs?: number;
+  /** The agent's --streaming-connection-idle-timeout. */
+  streamIdleTimeoutMs?: number;
 }
 
 type Msg = { type: 'started' } | { type: 'stopped' } | { type: 'error'; message: string };
@@ -59,7 +63,7 @@ async function main(o: AgentThreadOptions): Promise<void> {
   // Spawns from this thread go through the helper process too (see spawner.ts).
   useSpawner();
   const client = await ApiClient.fromKubeconfig(o.kubeconfig);
-  const agent = new NodeAgent({ client, nodeName: o.nodeName, root: o.root, nodeIP: o.nodeIP, clusterDNS: o.clusterDNS, log: (m) => log.info(m) });
+  const agent = new NodeAgent({ client, nodeName: o.nodeName, root: o.root, nodeIP: o.nodeIP, clusterDNS: o.clusterDNS, volumeSyncMs: o.volumeSyncMs, streamIdleTimeoutMs: o.streamIdleTimeoutMs, log: (m) => log.info(m) });
   try {
     await agent.start();
   } catch (err) {

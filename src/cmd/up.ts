@@ -61,7 +61,9 @@ export function register(program: Command): void {
     .option('--disable <names>', 'components not to run (see skiff server; also local-storage)', '')
     .option('--metric-resolution <duration>', 'how often the metrics-server scrapes the node', '15s')
     .option('--horizontal-pod-autoscaler-sync-period <duration>', 'how often each HorizontalPodAutoscaler is evaluated', '15s')
-    .action(action(async (opts: { listen: string; advertiseAddress?: string; port: string; nodeName: string; disable: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string }, cmd: Command) => {
+    .option('--sync-frequency <duration>', 'how often the node agent refreshes mounted configMaps, secrets, downward API files and tokens (the kubelet\'s)', '1m')
+    .option('--streaming-connection-idle-timeout <duration>', 'exec, attach and port-forward connections without traffic this long are closed (the kubelet\'s)', '4h')
+    .action(action(async (opts: { listen: string; advertiseAddress?: string; port: string; nodeName: string; disable: string; metricResolution: string; horizontalPodAutoscalerSyncPeriod: string; syncFrequency: string; streamingConnectionIdleTimeout: string }, cmd: Command) => {
       const root = rootOf(cmd);
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) throw new ExitError(`invalid --port ${JSON.stringify(opts.port)}: want 0-65535`);
@@ -70,6 +72,8 @@ export function register(program: Command): void {
         metricResolutionMs: durationFlag('metric-resolution', opts.metricResolution),
         hpaSyncPeriodMs: durationFlag('horizontal-pod-autoscaler-sync-period', opts.horizontalPodAutoscalerSyncPeriod),
       };
+      const volumeSyncMs = durationFlag('sync-frequency', opts.syncFrequency);
+      const streamIdleTimeoutMs = durationFlag('streaming-connection-idle-timeout', opts.streamingConnectionIdleTimeout);
       const other = await runningPid(root);
       if (other) throw new ExitError(`a skiff up is already running on ${root} (pid ${other})`);
       await fs.mkdir(root, { recursive: true });
@@ -117,7 +121,7 @@ export function register(program: Command): void {
         await publishDns(cp.client, nodeIP, dns.port);
         // The node agent runs on its own thread (agent-thread.ts: one event loop for the control
         // plane and the agent was the bottleneck of many pods starting at once).
-        const agent = await startAgentThread({ kubeconfig: cp.api.kubeconfig, nodeName: opts.nodeName, root, nodeIP, clusterDNS: [DNS_SERVICE_IP], logLevel: log.level });
+        const agent = await startAgentThread({ kubeconfig: cp.api.kubeconfig, nodeName: opts.nodeName, root, nodeIP, clusterDNS: [DNS_SERVICE_IP], logLevel: log.level, volumeSyncMs, streamIdleTimeoutMs });
         // Containers keep running when the agent stops: the next skiff up adopts them.
         stops.push(() => agent.stop());
         await writeFileAtomic(pidFile(root), `${process.pid}\n`);

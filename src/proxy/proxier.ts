@@ -41,10 +41,10 @@ async function restore(input: string): Promise<void> {
   });
 }
 
-/** Skiff's chains now in `table` (nat by default). */
+/** Skiff's service chains now in `table` (nat by default); the pod networks' SKIFF-MASQ-* chains are not the proxy's. */
 export async function skiffChains(table: 'nat' | 'filter' = 'nat'): Promise<string[]> {
   const { stdout } = await run('iptables', ['-w', '5', '-t', table, '-S']);
-  return stdout.split('\n').map((l) => /^-N (SKIFF-\S+)/.exec(l)?.[1]).filter((x): x is string => !!x);
+  return stdout.split('\n').map((l) => /^-N (SKIFF-\S+)/.exec(l)?.[1]).filter((x): x is string => !!x && !x.startsWith('SKIFF-MASQ-'));
 }
 
 /** Keeps the filter and nat tables in line with Services and EndpointSlices. */

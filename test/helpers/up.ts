@@ -6,9 +6,9 @@ import fs from 'node:fs/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SKIFF, skiff } from './images.js';
 
-/** Starts `skiff up` on any free API port with data root `root` and node name `nodeName` (`env` added to the environment). */
-export async function skiffUp(root: string, nodeName: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', nodeName], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn', ...env } });
+/** Starts `skiff up` on any free API port with data root `root` and node name `nodeName` (`env` added to the environment, `args` to its flags). */
+export async function skiffUp(root: string, nodeName: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<ChildProcess> {
+  const p = spawn(process.execPath, [SKIFF, '--root', root, 'up', '--port', '0', '--node-name', nodeName, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn', ...env } });
   let out = '', err = '';
   p.stderr!.on('data', (d) => { err += d; });
   await new Promise<void>((ok, fail) => {

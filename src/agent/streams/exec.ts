@@ -30,7 +30,7 @@ export async function runExec(engine: ContainerEngine, id: string, cmd: string[]
       const { code, message } = await engine.execTerminal(id, { cmd }, s);
       return io.finish(exitStatus(code, cmd, message));
     }
-    const { child, done } = await engine.execPiped(id, { cmd, interactive: !!s.stdin });
+    const { child, done, kill } = await engine.execPiped(id, { cmd, interactive: !!s.stdin });
     if (s.stdout) child.stdout!.pipe(s.stdout, { end: false }); else child.stdout!.resume();
     // The runtime's own complaints are reported in the Status, not as the command's stderr.
     child.stderr!.on('data', (d: Buffer) => { if (s.stderr && !/level=error|runc exec failed/.test(d.toString())) s.stderr.write(d); });
@@ -38,7 +38,9 @@ export async function runExec(engine: ContainerEngine, id: string, cmd: string[]
       child.stdin.on('error', () => {}); // the command may exit without reading everything
       s.stdin.pipe(child.stdin);
     }
-    s.signal!.addEventListener('abort', () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+    // A client gone (or its connection closed idle) ends the command, as containerd kills an exec
+    // whose request context ends: the command itself, not only runc (which cannot pass SIGKILL on).
+    s.signal!.addEventListener('abort', () => { void kill(); });
     // `done` comes once the command's output is all read.
     const { code, message } = await done;
     if (s.stdin && child.stdin) s.stdin.unpipe(child.stdin);

@@ -55,6 +55,23 @@ export function refuse(socket: Duplex, code: number, message: string, headers: R
   socket.end(`HTTP/1.1 ${code} ${reason[code] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
+/** The kubelet's default --streaming-connection-idle-timeout (4 h). */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 4 * 3_600_000;
+
+/**
+ * Closes an upgraded stream connection (exec, attach, port-forward; SPDY, WebSocket or SPDY
+ * tunnelled in a WebSocket) once it has carried no bytes either way for `ms`, as the kubelet's
+ * --streaming-connection-idle-timeout: spdystream's idle-aware framer and wsstream's deadlines
+ * are reset by every frame read or written (PINGs too), so counting the connection's own
+ * traffic is the same rule for every transport. The sessions see the connection end and stop
+ * (an exec's process is ended, a port-forward's dials closed).
+ */
+export function closeWhenIdle(socket: Duplex, ms: number): void {
+  const s = socket as Duplex & { setTimeout?: (ms: number, cb?: () => void) => unknown };
+  if (!(ms > 0) || typeof s.setTimeout !== 'function') return;
+  s.setTimeout(ms, () => socket.destroy());
+}
+
 /** Switches the connection to SPDY/3.1 with the negotiated protocol; the server's session. */
 export function acceptSpdy(socket: Duplex, head: Buffer, protocol: string): SpdySession {
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n${PROTOCOL_HEADER}: ${protocol}\r\nDate: ${new Date().toUTCString()}\r\n\r\n`);

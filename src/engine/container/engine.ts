@@ -473,9 +473,12 @@ export class ContainerEngine {
    * that relay the streams (the node agent's exec). `done` gives the exit code, with the
    * runtime's own "cannot start" errors mapped to 126/127 and a one-line message.
    */
-  async execPiped(ref: string, e: ExecOptions): Promise<{ child: import('node:child_process').ChildProcess; done: Promise<{ code: number; message?: string }> }> {
+  async execPiped(ref: string, e: ExecOptions): Promise<{ child: import('node:child_process').ChildProcess; done: Promise<{ code: number; message?: string }>; kill: () => Promise<void> }> {
     if (e.tty) throw new InvalidArgumentError('a terminal for exec is not supported here');
-    const child = spawn(this.runtime.path, await this.execArgs(ref, e), { stdio: [e.interactive ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    // The command's host PID: runc forwards catchable signals only, so a kill must reach it directly.
+    const own = !e.pidFile;
+    const pidFile = e.pidFile ?? path.join(this.paths((await this.resolve(ref)).id).dir, `exec-${randomBytes(6).toString('hex')}.pid`);
+    const child = spawn(this.runtime.path, await this.execArgs(ref, { ...e, pidFile }), { stdio: [e.interactive ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let tail = '';
     child.stderr!.on('data', (d: Buffer) => { tail = (tail + d.toString()).slice(-4096); });
     // 'close', not 'exit': the output is all read by then — unless something the command left
@@ -486,9 +489,17 @@ export class ContainerEngine {
     });
     const done = new Promise<{ code: number; message?: string }>((resolve) => child.on('close', (c) => {
       const code = c ?? 255;
+      if (own) void fs.rm(pidFile, { force: true });
       try { resolve({ code: execFailure(code, tail) }); } catch (err) { resolve({ code: (err as { exitCode?: number }).exitCode ?? code, message: (err as Error).message }); }
     }));
-    return { child, done };
+    /** SIGKILL to the command in the container (by its PID) and to the runtime's process. */
+    const kill = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
+      if (pid > 0) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      child.kill('SIGKILL');
+    };
+    return { child, done, kill };
   }
 
   /**

@@ -43,13 +43,18 @@ export interface LogOptions {
   tail?: number;
   follow?: boolean;
   timestamps?: boolean;
+  /** Only lines logged at or after this time (ms since the epoch), applied after `tail` as the kubelet does. */
+  since?: number;
   /** Resolves when following should stop (the container exited). */
   until?: Promise<unknown>;
 }
 
 /** Writes a container's log to stdout/stderr streams, as `docker logs` does. */
 export async function streamLogs(file: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, o: LogOptions = {}): Promise<void> {
-  const emit = (l: LogLine) => (l.stream === 'stderr' ? err : out).write(`${o.timestamps ? l.time + ' ' : ''}${l.text}\n`);
+  const emit = (l: LogLine) => {
+    if (o.since !== undefined && Date.parse(l.time) < o.since) return;
+    (l.stream === 'stderr' ? err : out).write(`${o.timestamps ? l.time + ' ' : ''}${l.text}\n`);
+  };
   let offset = 0;
   const carry: { partial?: LogLine } = {};
   const readMore = async (): Promise<LogLine[]> => {
