@@ -426,8 +426,10 @@ export class ContainerEngine {
    */
   async records(ids: Iterable<string>, all = true, refresh = true): Promise<ContainerRecord[]> {
     const out: ContainerRecord[] = [];
-    for (const id of ids) {
-      let rec = await readRecord(this.paths(id));
+    // Read all at once: one after another, 30 records took the names lock's holder ~50 ms.
+    const read = await Promise.all([...ids].map(async (id) => [id, await readRecord(this.paths(id))] as const));
+    for (const [id, found] of read) {
+      let rec = found;
       if (!rec) continue;
       if (refresh && (rec.status === 'running' || rec.status === 'created') && existsSync(this.paths(id).exitFile)) {
         rec = await this.finalize(id);
