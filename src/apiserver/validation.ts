@@ -45,9 +45,14 @@ export class Errs {
   }
 }
 
+/** RBAC objects are named by path segment rules only (system:masters, system:discovery …). */
+const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+const PATH_SEGMENT = /^(?!\.\.?$)[^/%]+$/;
+
 /** Name rule per kind: namespaces and most workloads' pods use labels, services DNS-1035. */
 function nameRule(kind: string): [RegExp, string, number] {
   if (kind === 'Namespace') return [DNS1123_LABEL, MSG_LABEL, 63];
+  if (RBAC_KINDS.has(kind)) return [PATH_SEGMENT, "may not be '.' or '..' and may not contain '/' or '%'", 253];
   if (kind === 'Service') return [DNS1035_LABEL, MSG_1035, 63];
   return [DNS1123_SUBDOMAIN, MSG_SUBDOMAIN, 253];
 }
