@@ -94,12 +94,16 @@ function authenticate(req: IncomingMessage, token: Buffer): User | undefined {
   if (sock.authorized) {
     let user = certUsers.get(sock);
     if (!user) {
+      // A resumed TLS session of a client that sent no certificate also reads as authorized:
+      // only a certificate with a subject names a user (else the bearer token is looked at).
       const cert = sock.getPeerCertificate();
-      const o = cert?.subject?.O;
-      user = { name: String(cert?.subject?.CN ?? ''), groups: [...(o ? ([] as string[]).concat(o) : []), AUTHENTICATED] };
-      certUsers.set(sock, user);
+      if (cert?.subject) {
+        const o = cert.subject.O;
+        user = { name: String(cert.subject.CN ?? ''), groups: [...(o ? ([] as string[]).concat(o) : []), AUTHENTICATED] };
+        certUsers.set(sock, user);
+      }
     }
-    return user;
+    if (user) return user;
   }
   const h = req.headers.authorization;
   if (h?.startsWith('Bearer ')) {
