@@ -324,3 +324,10 @@ test('aggregation: a ClusterRole labelled aggregate-to-view extends view, edit a
   const r = await call('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: 'system:serviceaccount:team:default', resourceAttributes: { namespace: 'team', verb: 'list', group: 'example.com', resource: 'widgets' } } } });
   assert.equal(r.body.status.allowed, true);
 });
+
+test('a binding\'s roleRef cannot change (422), as upstream validates it', async () => {
+  const b = (await call('GET', '/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings/sa-view')).body;
+  const r = await call('PUT', '/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings/sa-view', { body: { ...b, roleRef: { ...b.roleRef, name: 'edit' } } });
+  assert.equal(r.code, 422);
+  assert.equal(r.body.message, 'RoleBinding.rbac.authorization.k8s.io "sa-view" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"edit"}: cannot change roleRef');
+});

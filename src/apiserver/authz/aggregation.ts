@@ -43,7 +43,11 @@ export class AggregationController {
   private schedule(): void {
     if (this.queued) return;
     this.queued = true;
-    setImmediate(() => { this.queued = false; void this.pass().catch(() => this.schedule()); });
+    setImmediate(() => {
+      this.queued = false;
+      // A failed pass is retried a second later, not in a tight loop.
+      void this.pass().catch(() => setTimeout(() => this.schedule(), 1000).unref());
+    });
   }
 
   private async pass(): Promise<void> {
