@@ -86,22 +86,23 @@ export const SERVER_VERSION = {
 /** Who a request authenticated as. */
 type User = UserInfo;
 
-/** Certificate identities per connection: a TLS session's peer never changes, parsing it is costly. */
-const certUsers = new WeakMap<TLSSocket, User>();
+/**
+ * Certificate identities per connection (null: the connection has none): a TLS session's peer
+ * never changes, and parsing it is costly.
+ */
+const certUsers = new WeakMap<TLSSocket, User | null>();
 
 function authenticate(req: IncomingMessage, token: Buffer): User | undefined {
   const sock = req.socket as TLSSocket;
   if (sock.authorized) {
     let user = certUsers.get(sock);
-    if (!user) {
+    if (user === undefined) {
       // A resumed TLS session of a client that sent no certificate also reads as authorized:
       // only a certificate with a subject names a user (else the bearer token is looked at).
       const cert = sock.getPeerCertificate();
-      if (cert?.subject) {
-        const o = cert.subject.O;
-        user = { name: String(cert.subject.CN ?? ''), groups: [...(o ? ([] as string[]).concat(o) : []), AUTHENTICATED] };
-        certUsers.set(sock, user);
-      }
+      const o = cert?.subject?.O;
+      user = cert?.subject ? { name: String(cert.subject.CN ?? ''), groups: [...(o ? ([] as string[]).concat(o) : []), AUTHENTICATED] } : null;
+      certUsers.set(sock, user);
     }
     if (user) return user;
   }
