@@ -5,6 +5,7 @@
  * looks as it would against a real cluster.
  */
 import type { Cause } from './status.js';
+import { validateRbac } from './authz/validation.js';
 import type { ResourceInfo } from './resources.js';
 import { selectorObjectMatcher } from './selectors.js';
 import { validatePodUpdate } from './validation-podupdate.js';
@@ -141,6 +142,7 @@ export function validate(r: ResourceInfo, obj: any): Cause[] {
   const e = new Errs();
   validateMeta(e, obj.metadata, r);
   if (r.kind === 'StorageClass' && r.group === 'storage.k8s.io') validateStorageClass(e, obj);
+  if (r.group === 'rbac.authorization.k8s.io') e.causes.push(...validateRbac(r.kind, obj));
   if (r.custom || (r.group !== '' && r.group !== 'apps' && r.group !== 'batch')) return e.causes;
   const spec = obj.spec;
   switch (r.kind) {

@@ -20,7 +20,7 @@ export function aggregateRules(role: any, all: any[]): PolicyRule[] {
   const out: PolicyRule[] = [];
   const seen = new Set<string>();
   for (const r of picked) {
-    for (const rule of r.rules ?? []) {
+    for (const rule of Array.isArray(r.rules) ? r.rules : []) {
       const k = JSON.stringify(rule);
       if (!seen.has(k)) { seen.add(k); out.push(rule); }
     }

@@ -117,11 +117,11 @@ export class RbacAuthorizer {
   roleRules(ref: RoleRef, namespace: string): { rules: PolicyRule[]; error?: string } {
     if (ref.kind === 'ClusterRole') {
       const r = this.clusterRoles.get(ref.name);
-      return r ? { rules: r.rules ?? [] } : { rules: [], error: `clusterrole.rbac.authorization.k8s.io "${ref.name}" not found` };
+      return r ? { rules: listOf(r.rules) } : { rules: [], error: `clusterrole.rbac.authorization.k8s.io "${ref.name}" not found` };
     }
     if (ref.kind === 'Role' && namespace) {
       const r = this.roles.get(`${namespace}/${ref.name}`);
-      return r ? { rules: r.rules ?? [] } : { rules: [], error: `role.rbac.authorization.k8s.io "${ref.name}" not found` };
+      return r ? { rules: listOf(r.rules) } : { rules: [], error: `role.rbac.authorization.k8s.io "${ref.name}" not found` };
     }
     return { rules: [], error: `unsupported role reference kind: "${ref.kind}"` };
   }
@@ -132,7 +132,7 @@ export class RbacAuthorizer {
    */
   private visit(user: UserInfo, namespace: string, visit: (rules: PolicyRule[], source: () => string) => boolean, errors: string[]): void {
     for (const b of this.clusterBindings.values()) {
-      const s = b.subjects?.find((x) => appliesTo(user, x, ''));
+      const s = valid(b) ? b.subjects!.find((x) => appliesTo(user, x, '')) : undefined;
       if (!s) continue;
       const { rules, error } = this.roleRules(b.roleRef, '');
       if (error) { errors.push(error); continue; }
@@ -140,7 +140,7 @@ export class RbacAuthorizer {
     }
     if (!namespace) return;
     for (const b of this.bindings.get(namespace)?.values() ?? []) {
-      const s = b.subjects?.find((x) => appliesTo(user, x, namespace));
+      const s = valid(b) ? b.subjects!.find((x) => appliesTo(user, x, namespace)) : undefined;
       if (!s) continue;
       const { rules, error } = this.roleRules(b.roleRef, namespace);
       if (error) { errors.push(error); continue; }
@@ -171,6 +171,10 @@ export class RbacAuthorizer {
     return { rules: out, errors };
   }
 }
+
+/** Objects written straight to the store skip validation: a malformed binding grants nothing. */
+const valid = (b: Binding) => Array.isArray(b.subjects) && !!b.roleRef && typeof b.roleRef === 'object';
+const listOf = (rules: unknown): PolicyRule[] => (Array.isArray(rules) ? rules.filter((r) => r && typeof r === 'object') : []);
 
 function parse(kv: KeyValue): any {
   const obj = JSON.parse(kv.value.toString('utf8'));

@@ -39,12 +39,13 @@ export const MASTERS = 'system:masters';
 /** The prefix of service account user names. */
 export const SA_PREFIX = 'system:serviceaccount:';
 
-const has = (list: string[] | undefined, v: string) => !!list && (list.includes('*') || list.includes(v));
+// Objects written straight to the store are not validated: anything but a list matches nothing.
+const has = (list: string[] | undefined, v: string) => Array.isArray(list) && (list.includes('*') || list.includes(v));
 
 /** Whether `rule` names `resource` (with its subresource), directly, by `*` or by `*\/sub`. */
 export function resourceMatches(rule: PolicyRule, resource: string, subresource: string): boolean {
   const combined = subresource ? `${resource}/${subresource}` : resource;
-  for (const r of rule.resources ?? []) {
+  for (const r of Array.isArray(rule.resources) ? rule.resources : []) {
     if (r === '*' || r === combined) return true;
     if (subresource && r === `*/${subresource}`) return true;
   }
@@ -60,9 +61,9 @@ export function urlMatches(pattern: string, path: string): boolean {
 /** Whether one rule allows the request (rbac's RuleAllows). */
 export function ruleAllows(a: Attributes, rule: PolicyRule): boolean {
   if (!has(rule.verbs, a.verb)) return false;
-  if (!a.resourceRequest) return (rule.nonResourceURLs ?? []).some((u) => urlMatches(u, a.path));
+  if (!a.resourceRequest) return Array.isArray(rule.nonResourceURLs) && rule.nonResourceURLs.some((u) => urlMatches(u, a.path));
   if (!has(rule.apiGroups, a.apiGroup) || !resourceMatches(rule, a.resource, a.subresource)) return false;
-  const names = rule.resourceNames ?? [];
+  const names = Array.isArray(rule.resourceNames) ? rule.resourceNames : [];
   return names.length === 0 || (!!a.name && names.includes(a.name));
 }
 
