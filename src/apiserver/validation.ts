@@ -5,7 +5,7 @@
  * looks as it would against a real cluster.
  */
 import type { Cause } from './status.js';
-import { validateRbac } from './authz/validation.js';
+import { validateRbac, validateRbacUpdate } from './authz/validation.js';
 import type { ResourceInfo } from './resources.js';
 import { selectorObjectMatcher } from './selectors.js';
 import { validatePodUpdate } from './validation-podupdate.js';
@@ -219,14 +219,7 @@ export function validateUpdate(r: ResourceInfo, oldObj: any, obj: any): Cause[] 
     && JSON.stringify(oldObj.spec?.selector) !== JSON.stringify(obj.spec?.selector)) {
     e.invalid('spec.selector', obj.spec?.selector, 'field is immutable');
   }
-  if ((r.kind === 'RoleBinding' || r.kind === 'ClusterRoleBinding') && r.group === 'rbac.authorization.k8s.io') {
-    const ref = (x: any) => `${x?.apiGroup ?? ''}|${x?.kind ?? ''}|${x?.name ?? ''}`;
-    if (ref(oldObj.roleRef) !== ref(obj.roleRef)) {
-      // Go prints the struct with %#v.
-      const g = obj.roleRef ?? {};
-      e.causes.push({ reason: 'FieldValueInvalid', field: 'roleRef', message: `Invalid value: rbac.RoleRef{APIGroup:${JSON.stringify(g.apiGroup ?? '')}, Kind:${JSON.stringify(g.kind ?? '')}, Name:${JSON.stringify(g.name ?? '')}}: cannot change roleRef` });
-    }
-  }
+  if (r.group === 'rbac.authorization.k8s.io') e.causes.push(...validateRbacUpdate(r.kind, oldObj, obj));
   if (r.kind === 'Pod' && r.group === '') e.causes.push(...validatePodUpdate(oldObj, obj));
   return e.causes;
 }

@@ -4,7 +4,7 @@
  * resources; nonResourceURLs only in ClusterRoles and never beside resources; a binding's
  * roleRef is a Role or ClusterRole of rbac.authorization.k8s.io (only a ClusterRole for a
  * ClusterRoleBinding) with a name; subjects are User, Group or ServiceAccount with a name (a
- * ServiceAccount of a ClusterRoleBinding also needs a namespace).
+ * ServiceAccount of a ClusterRoleBinding also needs a namespace); a roleRef never changes.
  */
 import { Errs } from '../validation.js';
 import type { Cause } from '../status.js';
@@ -40,6 +40,16 @@ export function validateRbac(kind: string, obj: any): Cause[] {
     else subjects.forEach((s: any, i: number) => subject(e, s ?? {}, `subjects[${i}]`, kind === 'RoleBinding'));
   }
   return e.causes;
+}
+
+/** The causes of an update of an RBAC object: a binding's roleRef is immutable. */
+export function validateRbacUpdate(kind: string, oldObj: any, obj: any): Cause[] {
+  if (kind !== 'RoleBinding' && kind !== 'ClusterRoleBinding') return [];
+  const ref = (x: any) => `${x?.apiGroup ?? ''}|${x?.kind ?? ''}|${x?.name ?? ''}`;
+  if (ref(oldObj.roleRef) === ref(obj.roleRef)) return [];
+  // Go prints the struct with %#v.
+  const g = obj.roleRef ?? {};
+  return [{ reason: 'FieldValueInvalid', field: 'roleRef', message: `Invalid value: rbac.RoleRef{APIGroup:${JSON.stringify(g.apiGroup ?? '')}, Kind:${JSON.stringify(g.kind ?? '')}, Name:${JSON.stringify(g.name ?? '')}}: cannot change roleRef` }];
 }
 
 function rule(e: Errs, r: any, path: string, namespaced: boolean): void {
