@@ -249,6 +249,10 @@ test('a pod calls https://kubernetes.default.svc with its service account token:
   assert.equal((r.out.match(/Verification: OK/g) ?? []).length, 3, r.out);
   // busybox wget speaks TLS through openssl s_client, which verifies against SSL_CERT_FILE: the cluster CA.
   const get = (url: string, token = true) => sh('tls', `SSL_CERT_FILE=${SA}/ca.crt timeout 10 wget -qO- ${token ? `--header "Authorization: Bearer $(cat ${SA}/token)"` : ''} ${url}`);
+  // RBAC: the pod's service account reads nothing until bound (here to view in its namespace).
+  r = await get('https://kubernetes.default.svc/api/v1/namespaces/default/pods/tls');
+  assert.match(r.out, /403 Forbidden/, r.out);
+  assert.equal((await kubectl(['create', 'rolebinding', 'tls-view', '--clusterrole=view', '--serviceaccount=default:default'])).code, 0);
   r = await get('https://kubernetes.default.svc/api/v1/namespaces/default/pods/tls');
   assert.equal(JSON.parse(r.out).metadata.name, 'tls', r.out);
   r = await sh('tls', `timeout 10 wget -qO- --header "Authorization: Bearer $(cat ${SA}/token)" https://kubernetes.default.svc/api`);

@@ -234,6 +234,10 @@ test('the service account token is mounted as Kubernetes mounts it and the API s
   assert.match(r.stdout, /Username\s+system:serviceaccount:default:default/);
   assert.match(r.stdout, /Groups\s+\[system:serviceaccounts system:serviceaccounts:default system:authenticated\]/);
   assert.match(r.stdout, /authentication\.kubernetes\.io\/pod-name\s+\[sa-pod\]/);
+  // RBAC: the token may review itself but read nothing until bound (here to view in its namespace).
+  r = await withToken(token, ['get', 'pods', '-o', 'name']);
+  assert.match(r.stderr, /pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default"/);
+  assert.equal((await kubectl(['create', 'rolebinding', 'sa-view', '--clusterrole=view', '--serviceaccount=default:default'])).code, 0);
   r = await withToken(token, ['get', 'pods', '-o', 'name']);
   assert.match(r.stdout, /pod\/sa-pod/, r.stderr);
   const res = await fetchWithCA(`${url}/api/v1/namespaces/default/pods/sa-pod`, token);

@@ -4,6 +4,7 @@
  * cluster shows).
  */
 import type { ResourceInfo } from './resources.js';
+import { defaultRbac } from './authz/validation.js';
 
 const setIf = (o: any, k: string, v: unknown) => { if (o[k] === undefined) o[k] = v; };
 
@@ -83,6 +84,7 @@ function defaultTemplate(spec: any): void {
 /** Applies the kind's defaults to `obj` in place. `isCreate` adds create-only defaults. */
 export function applyDefaults(r: ResourceInfo, obj: any, isCreate: boolean): void {
   if (r.custom) return;
+  if (r.group === 'rbac.authorization.k8s.io') return defaultRbac(r.kind, obj);
   const spec = obj.spec;
   switch (`${r.group}/${r.kind}`) {
     case '/Pod':

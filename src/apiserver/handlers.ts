@@ -53,7 +53,7 @@ export class Handlers {
       if (m !== 'POST' || named) throw methodNotAllowed();
       const body = await this.body(c);
       this.checkIdentity(c, body);
-      return this.reply(c, 201, await review(r, body, (req as any).user, (req as any).token, (req as any).reviewToken));
+      return this.reply(c, 201, await review(r, body, { user: (req as any).user, adminToken: (req as any).token, validate: (req as any).reviewToken, authz: (req as any).authz, namespace: p.namespace }));
     }
     if (sub === 'scale') return this.scale(c);
     if (sub === 'binding') {
@@ -185,7 +185,7 @@ export class Handlers {
     this.checkFields(c, obj);
     if (r.namespaced) await checkNamespaceWritable(this.storage, p.namespace!);
     await this.managed(c, undefined, obj, 'Update');
-    const out = await this.storage.create(r, p.namespace, obj, { dryRun: c.q.get('dryRun') === 'All' });
+    const out = await this.storage.create(r, p.namespace, obj, { dryRun: c.q.get('dryRun') === 'All', user: (c.req as any).user });
     this.reply(c, 201, out);
   }
 
@@ -200,7 +200,7 @@ export class Handlers {
       if (p.subresource === 'finalize' && cur) return { ...cur, spec: { ...cur.spec, finalizers: next.spec?.finalizers ?? [] }, metadata: { ...cur.metadata, resourceVersion: next.metadata?.resourceVersion } };
       await this.managed(c, cur, next, 'Update');
       return next;
-    }, { subresource: sub, dryRun: c.q.get('dryRun') === 'All', allowCreate: false });
+    }, { subresource: sub, dryRun: c.q.get('dryRun') === 'All', allowCreate: false, user: (c.req as any).user });
     this.reply(c, created ? 201 : 200, out);
   }
 
@@ -234,7 +234,7 @@ export class Handlers {
       // copy still carries the version it was read at); one that names it is a precondition.
       if (next?.metadata && !pins) delete next.metadata.resourceVersion;
       return next;
-    }, { subresource: sub, dryRun: c.q.get('dryRun') === 'All', allowCreate: isApply && !sub });
+    }, { subresource: sub, dryRun: c.q.get('dryRun') === 'All', allowCreate: isApply && !sub, user: (c.req as any).user });
     this.reply(c, created ? 201 : 200, out);
   }
 

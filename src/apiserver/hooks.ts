@@ -1,7 +1,8 @@
 /**
  * Kind-specific storage hooks the server installs: cluster IP and node port allocation for
  * Services (service-alloc.ts), CRD acceptance (status, served resources), CRD cleanup,
- * custom resource schema validation, and kicking the namespace controller.
+ * custom resource schema validation, kicking the namespace controller, RBAC escalation checks
+ * and keeping the RBAC authorizer's cache current with this server's own writes.
  */
 import type { Hooks, Storage } from './storage.js';
 import type { Catalog } from './catalog.js';
@@ -15,9 +16,14 @@ import { QuotaAdmission } from './admission/quota.js';
 import { admitServiceAccount } from './admission/serviceaccount.js';
 import { admitClaim, admitVolume } from './admission/storage.js';
 import { ServiceAllocator } from './service-alloc.js';
+import type { RbacAuthorizer } from './authz/rbac.js';
+import { checkEscalation } from './authz/escalation.js';
+
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
 /** Builds the hooks; `getStorage` breaks the construction cycle (storage needs hooks). */
-export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsController: () => NamespaceController | undefined, caCert = '', gc: () => GarbageCollector | undefined = () => undefined): Hooks {
+export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsController: () => NamespaceController | undefined, caCert = '', gc: () => GarbageCollector | undefined = () => undefined,
+  rbac: () => RbacAuthorizer | undefined = () => undefined): Hooks {
   let quota: QuotaAdmission | undefined;
   const services = new ServiceAllocator(async () => (await getStorage().list(catalog.lookup('', 'v1', 'services')!, undefined, {})).items);
 
@@ -30,6 +36,7 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
         admitTolerations(obj);
         await admitLimitRanges(getStorage(), obj);
       }
+      if (r.group === RBAC_GROUP && rbac()) checkEscalation(rbac()!, r, obj, undefined, opts?.user);
       if (r.kind === 'PriorityClass' && r.group === 'scheduling.k8s.io') await admitPriorityClass(getStorage(), obj);
       if (r.kind === 'LimitRange' && !r.group) defaultLimitRange(obj);
       if (r.kind === 'PersistentVolumeClaim' && !r.group) await admitClaim(getStorage(), obj);
@@ -38,10 +45,12 @@ export function makeHooks(catalog: Catalog, getStorage: () => Storage, nsControl
       if (r.kind === 'Service' && !r.group) await services.create(obj);
       if (r.kind === 'CustomResourceDefinition') obj.status = crdStatus(obj);
     },
-    async beforeUpdate(r, cur, next) {
+    async beforeUpdate(r, cur, next, opts) {
+      if (r.group === RBAC_GROUP && rbac()) checkEscalation(rbac()!, r, next, cur, opts?.user);
       if (r.kind === 'Service' && !r.group) await services.update(cur, next);
     },
     async afterWrite(r, obj, type) {
+      if (r.group === RBAC_GROUP) rbac()?.observe(r.resource, obj, type === 'delete');
       if (type === 'create') quota?.release(obj.metadata?.uid);
       if (r.kind === 'CustomResourceDefinition' && r.group === 'apiextensions.k8s.io') {
         const gone = type === 'delete';

@@ -95,6 +95,7 @@ const TABLE: Record<string, Row[]> = {
   'authorization.k8s.io/v1': [
     ['selfsubjectaccessreviews', 'SelfSubjectAccessReview', false, [], { review: true }],
     ['subjectaccessreviews', 'SubjectAccessReview', false, [], { review: true }],
+    ['localsubjectaccessreviews', 'LocalSubjectAccessReview', true, [], { review: true }],
     ['selfsubjectrulesreviews', 'SelfSubjectRulesReview', false, [], { review: true }],
   ],
   'authentication.k8s.io/v1': [

@@ -1,34 +1,90 @@
 /**
  * Access and token reviews (authorization.k8s.io, authentication.k8s.io): create-only objects
- * answered on the spot and never stored. Until RBAC is enforced every authenticated identity
- * is the admin (system:masters), so access reviews allow; token reviews accept the admin token
- * and service account tokens. They let `kubectl auth can-i` and `kubectl auth whoami` work.
+ * answered on the spot and never stored. Access reviews (self, subject, local) ask the RBAC
+ * authorizer; SelfSubjectRulesReview lists the rules RBAC grants; SelfSubjectReview echoes the
+ * (possibly impersonated) requester; token reviews accept the admin token and service account
+ * tokens. They make `kubectl auth can-i` and `kubectl auth whoami` work.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { ResourceInfo } from './resources.js';
+import { badRequest, invalid } from './status.js';
+import { AUTHENTICATED, type Attributes, type PolicyRule, type UserInfo } from './authz/rules.js';
+import type { RbacAuthorizer } from './authz/rbac.js';
 
-/** Who asked: user name and groups (and, for service accounts, uid and extra). */
-export interface UserInfo { name: string; groups: string[]; uid?: string; extra?: Record<string, string[]> }
+export type { UserInfo } from './authz/rules.js';
 
 /** Validates a service account token for TokenReview (the server's authenticator). */
 export type TokenValidator = (token: string, audiences?: string[]) => Promise<{ user?: UserInfo; error?: string }>;
 
+/** What a review is answered with. */
+export interface ReviewContext {
+  user?: UserInfo;
+  adminToken?: string;
+  validate?: TokenValidator;
+  authz?: RbacAuthorizer;
+  /** The namespace of the request path (LocalSubjectAccessReview). */
+  namespace?: string;
+}
+
 /** The userInfo of a review: authenticated users are also in system:authenticated. */
 function userInfoOf(u: UserInfo): any {
-  return { username: u.name, ...(u.uid ? { uid: u.uid } : {}), groups: [...u.groups, 'system:authenticated'], ...(u.extra && Object.keys(u.extra).length ? { extra: u.extra } : {}) };
+  const groups = u.groups.includes(AUTHENTICATED) ? u.groups : [...u.groups, AUTHENTICATED];
+  return { username: u.name, ...(u.uid ? { uid: u.uid } : {}), groups, ...(u.extra && Object.keys(u.extra).length ? { extra: u.extra } : {}) };
+}
+
+/** The attributes an access review asks about, for `user`. */
+function reviewAttributes(spec: any, user: UserInfo): Attributes {
+  const ra = spec?.resourceAttributes;
+  const nra = spec?.nonResourceAttributes;
+  if (ra) {
+    return { user, verb: String(ra.verb ?? ''), resourceRequest: true, path: '', apiGroup: String(ra.group ?? ''), apiVersion: String(ra.version ?? ''),
+      resource: String(ra.resource ?? ''), subresource: String(ra.subresource ?? ''), namespace: String(ra.namespace ?? ''), name: String(ra.name ?? '') };
+  }
+  if (nra) return { user, verb: String(nra.verb ?? ''), resourceRequest: false, path: String(nra.path ?? ''), apiGroup: '', apiVersion: '', resource: '', subresource: '', namespace: '', name: '' };
+  throw invalid('SubjectAccessReview', 'authorization.k8s.io', '', [{ reason: 'FieldValueRequired', field: 'spec.resourceAttributes', message: 'Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified' }]);
+}
+
+/** The status of an access review: allowed, and why when RBAC says. */
+function decide(ctx: ReviewContext, a: Attributes): any {
+  const d = ctx.authz ? ctx.authz.authorize(a) : { allowed: false, reason: 'no authorizer' };
+  return { allowed: d.allowed, ...(d.reason ? { reason: d.reason } : {}) };
 }
 
 /** The answered review: the request with its status filled in. */
-export async function review(r: ResourceInfo, body: any, user: UserInfo | undefined, adminToken: string | undefined, validate?: TokenValidator): Promise<any> {
+export async function review(r: ResourceInfo, body: any, ctx: ReviewContext): Promise<any> {
+  const { user, adminToken, validate } = ctx;
   const out = { ...body, metadata: { ...body.metadata, creationTimestamp: null } };
   const userInfo = userInfoOf(user ?? { name: 'admin', groups: [] });
   switch (r.kind) {
-    case 'SelfSubjectAccessReview': case 'SubjectAccessReview':
-      out.status = { allowed: true, reason: 'Skiff does not enforce RBAC yet: every authenticated user is an administrator' };
+    case 'SelfSubjectAccessReview':
+      out.status = decide(ctx, reviewAttributes(body.spec, user ?? { name: '', groups: [] }));
       break;
-    case 'SelfSubjectRulesReview':
-      out.status = { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false };
+    case 'SubjectAccessReview': case 'LocalSubjectAccessReview': {
+      const spec = body.spec ?? {};
+      if (!spec.user && !(spec.groups ?? []).length) {
+        throw invalid(r.kind, 'authorization.k8s.io', '', [{ reason: 'FieldValueInvalid', field: 'spec.user', message: 'Invalid value: "": at least one of user or group must be specified' }]);
+      }
+      if (r.kind === 'LocalSubjectAccessReview') {
+        if (!spec.resourceAttributes) throw badRequest('spec.resourceAttributes: Required value: resourceAttributes are required for a local review');
+        spec.resourceAttributes.namespace ||= ctx.namespace;
+        if (spec.resourceAttributes.namespace !== ctx.namespace) throw badRequest(`spec.resourceAttributes.namespace must match namespace: ${ctx.namespace}`);
+      }
+      // The subject is taken as given: no system:authenticated is added, as upstream.
+      out.status = decide(ctx, reviewAttributes(spec, { name: String(spec.user ?? ''), groups: spec.groups ?? [], uid: spec.uid, extra: spec.extra }));
       break;
+    }
+    case 'SelfSubjectRulesReview': {
+      const ns = String(body.spec?.namespace ?? '');
+      const { rules, errors } = ctx.authz?.rulesFor(user ?? { name: '', groups: [] }, ns) ?? { rules: [], errors: ['no authorizer'] };
+      const isUrl = (x: PolicyRule) => !!x.nonResourceURLs?.length;
+      out.status = {
+        resourceRules: rules.filter((x) => !isUrl(x)).map((x) => ({ verbs: x.verbs, apiGroups: x.apiGroups ?? [], resources: x.resources ?? [], ...(x.resourceNames?.length ? { resourceNames: x.resourceNames } : {}) })),
+        nonResourceRules: rules.filter(isUrl).map((x) => ({ verbs: x.verbs, nonResourceURLs: x.nonResourceURLs })),
+        incomplete: errors.length > 0,
+        ...(errors.length ? { evaluationError: errors.join(', ') } : {}),
+      };
+      break;
+    }
     case 'SelfSubjectReview':
       out.status = { userInfo };
       break;

@@ -1,6 +1,7 @@
 /**
  * The Kubernetes API server: HTTPS with the generated CA and certificates, authentication by
- * client certificate or bearer token (anything else: 401), then discovery, OpenAPI v3, health
+ * client certificate or bearer token (anything else: 401), impersonation, RBAC authorization
+ * (authz/: 403 when denied; system:masters always passes), then discovery, OpenAPI v3, health
  * and version endpoints, and the resource handlers. `startApiServer` is the one entry point.
  */
 import https from 'node:https';
@@ -33,6 +34,12 @@ import type { Registry } from 'prom-client';
 import { ISSUER, SigningKey } from './serviceaccount/jwt.js';
 import { ServiceAccountAuthenticator } from './serviceaccount/authenticator.js';
 import { requestToken } from './serviceaccount/tokenrequest.js';
+import { RbacAuthorizer } from './authz/rbac.js';
+import { reconcileBootstrapPolicy } from './authz/bootstrap.js';
+import { AggregationController } from './authz/aggregation.js';
+import { requestAttributes, CREATE_ON_UPGRADE } from './authz/attributes.js';
+import { impersonate } from './authz/impersonation.js';
+import { AUTHENTICATED, MASTERS, forbidden, type UserInfo } from './authz/rules.js';
 
 /** How to run the server. */
 export interface ApiServerOptions {
@@ -77,29 +84,43 @@ export const SERVER_VERSION = {
 };
 
 /** Who a request authenticated as. */
-interface User { name: string; groups: string[] }
+type User = UserInfo;
 
-/** Certificate identities per connection: a TLS session's peer never changes, parsing it is costly. */
-const certUsers = new WeakMap<TLSSocket, User>();
+/**
+ * Certificate identities per connection (null: the connection has none): a TLS session's peer
+ * never changes, and parsing it is costly.
+ */
+const certUsers = new WeakMap<TLSSocket, User | null>();
 
 function authenticate(req: IncomingMessage, token: Buffer): User | undefined {
   const sock = req.socket as TLSSocket;
   if (sock.authorized) {
     let user = certUsers.get(sock);
-    if (!user) {
+    if (user === undefined) {
+      // A resumed TLS session of a client that sent no certificate also reads as authorized:
+      // only a certificate with a subject names a user (else the bearer token is looked at).
       const cert = sock.getPeerCertificate();
       const o = cert?.subject?.O;
-      user = { name: String(cert?.subject?.CN ?? ''), groups: o ? ([] as string[]).concat(o) : [] };
+      user = cert?.subject ? { name: String(cert.subject.CN ?? ''), groups: [...(o ? ([] as string[]).concat(o) : []), AUTHENTICATED] } : null;
       certUsers.set(sock, user);
     }
-    return user;
+    if (user) return user;
   }
   const h = req.headers.authorization;
   if (h?.startsWith('Bearer ')) {
     const given = Buffer.from(h.slice(7).trim());
-    if (given.length === token.length && timingSafeEqual(given, token)) return { name: 'admin', groups: ['system:masters'] };
+    if (given.length === token.length && timingSafeEqual(given, token)) return ADMIN;
   }
   return undefined;
+}
+
+const ADMIN: User = { name: 'admin', groups: [MASTERS, AUTHENTICATED] };
+
+/** Whether a request carries Impersonate-* headers (a scan of the raw headers: cheaper than building headersDistinct). */
+function wantsImpersonation(req: IncomingMessage): boolean {
+  const h = req.rawHeaders;
+  for (let i = 0; i < h.length; i += 2) if (h[i].length > 12 && h[i].slice(0, 12).toLowerCase() === 'impersonate-') return true;
+  return false;
 }
 
 const HEALTH = /^\/(healthz|livez|readyz)(\/.*)?$/;
@@ -122,12 +143,17 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   let gc: GarbageCollector | undefined;
   // The kubeconfig needs the URL, the URL needs the port: credentials first, rewritten once listening.
   const creds0 = await ensureCredentials(o.root, `https://${bracket(local)}:${o.port ?? 6443}`, [advertise]);
-  const storage: Storage = new Storage(backend, makeHooks(catalog, () => storage, () => nsc, creds0.caCert, () => gc));
+  // RBAC objects are cached from the store's watch; the write hook feeds it this server's own writes at once.
+  const rbac = new RbacAuthorizer(backend);
+  const storage: Storage = new Storage(backend, makeHooks(catalog, () => storage, () => nsc, creds0.caCert, () => gc, () => rbac));
   // CRDs first: their resources must be served before the first request.
   const crds = catalog.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
   for (const crd of (await storage.list(crds, undefined, {})).items) catalog.applyCrd(crd);
   await bootstrapNamespaces(storage);
   await bootstrapPriorityClasses(storage);
+  await rbac.start();
+  await reconcileBootstrapPolicy(storage, catalog);
+  new AggregationController(rbac, storage, catalog).start();
   gc = new GarbageCollector(storage, catalog);
   void gc.sweep().catch(() => {}); // in the background: serving starts at once
   nsc = new NamespaceController(storage, catalog);
@@ -146,7 +172,28 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const saAuth = new ServiceAccountAuthenticator(storage, catalog, saKey);
   const bearer = async (req: IncomingMessage): Promise<User | undefined> => {
     const h = req.headers.authorization;
-    return h?.startsWith('Bearer ') ? (await saAuth.authenticate(h.slice(7).trim())).user : undefined;
+    const u = h?.startsWith('Bearer ') ? (await saAuth.authenticate(h.slice(7).trim())).user : undefined;
+    return u && { ...u, groups: [...u.groups, AUTHENTICATED] };
+  };
+  /**
+   * Authentication, impersonation and authorization of one request: the user it runs as, or
+   * 401 (no valid credentials) / 403 (RBAC denies; system:masters is never asked about).
+   */
+  const admit = async (req: IncomingMessage, url: URL): Promise<User> => {
+    let user = authenticate(req, token) ?? await bearer(req);
+    if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+    if (wantsImpersonation(req)) user = impersonate(req, user, (a) => rbac.authorize(a));
+    if (user.groups.includes(MASTERS)) return user;
+    const a = requestAttributes(user, req.method ?? 'GET', url.pathname, url.searchParams);
+    const d = rbac.authorize(a);
+    if (!d.allowed) throw forbidden(a, d.reason);
+    // A WebSocket handshake is a GET; running a command or forwarding a port also needs create.
+    if (a.verb === 'get' && req.headers.upgrade && a.resource === 'pods' && CREATE_ON_UPGRADE.has(a.subresource)) {
+      const c = { ...a, verb: 'create' };
+      const d2 = rbac.authorize(c);
+      if (!d2.allowed) throw forbidden(c, d2.reason);
+    }
+    return user;
   };
   let address = '';
 
@@ -157,10 +204,9 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       return void res.end('ok');
     }
-    const user = authenticate(req, token) ?? await bearer(req);
-    if (!user) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-    // For access and token reviews.
-    Object.assign(req, { user, token: creds0.token, reviewToken: (t: string, aud?: string[]) => saAuth.authenticate(t, aud?.length ? aud : undefined) });
+    const user = await admit(req, url);
+    // For access and token reviews, and the escalation checks of RBAC writes.
+    Object.assign(req, { user, authz: rbac, token: creds0.token, reviewToken: (t: string, aud?: string[]) => saAuth.authenticate(t, aud?.length ? aud : undefined) });
     const np = NODE_PROXY.exec(url.pathname);
     if (np) return nodeProxy.proxyNode(req, res, decodeURIComponent(np[1]), np[2] ?? '/', url.search);
     const r = parseResourcePath(path);
@@ -269,7 +315,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     socket.on('error', () => {});
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://x');
-      if (!(authenticate(req, token) ?? await bearer(req))) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+      await admit(req, url);
       const r = parseResourcePath(url.pathname.replace(/\/+$/, ''));
       if (!r || !isPodStream(r) || r.subresource === 'log') throw new ApiError(400, 'BadRequest', `upgrade is not supported on ${url.pathname}`);
       await nodeProxy.upgrade(req, socket, head, r.namespace!, r.name!, r.subresource!, url.searchParams);
@@ -283,6 +329,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   } catch (err) {
     gc.stop();
     nsc.stop();
+    rbac.stop();
     if (!o.backend) await backend.close();
     const e = err as NodeJS.ErrnoException;
     throw e.code === 'EADDRINUSE' ? new UnavailableError(`cannot listen on ${listen}:${o.port}: address already in use`) : e;
@@ -301,6 +348,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       clearInterval(compactor);
       nsc?.stop();
       gc?.stop();
+      rbac.stop();
       await new Promise<void>((ok) => { server.close(() => ok()); server.closeAllConnections(); });
       if (!o.backend) await backend.close();
     },

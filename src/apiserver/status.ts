@@ -50,10 +50,11 @@ export const alreadyExists = (r: Named, name: string) =>
 export const conflict = (r: Named, name: string, why = 'the object has been modified; please apply your changes to the latest version and try again') =>
   new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r)} "${name}": ${why}`, { name, group: r.group, kind: r.resource });
 
-/** 422 with field causes: `Pod "x" is invalid: spec.containers[0].image: Required value`. */
+/** 422 with field causes: `Pod "x" is invalid: spec.containers[0].image: Required value` (`Deployment.apps "x"` for a named group). */
 export function invalid(kind: string, group: string, name: string, causes: Cause[]): ApiError {
   const parts = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
-  const msg = `${kind} "${name}" is invalid: ${parts.length > 1 ? `[${parts.join(', ')}]` : parts[0]}`;
+  // The kind is qualified by its group, as GroupKind.String() prints it: `Deployment.apps "x"`.
+  const msg = `${group ? `${kind}.${group}` : kind} "${name}" is invalid: ${parts.length > 1 ? `[${parts.join(', ')}]` : parts[0]}`;
   return new ApiError(422, 'Invalid', msg, { name, group, kind, causes });
 }
 

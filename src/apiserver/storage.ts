@@ -13,6 +13,7 @@ import { ApiError, alreadyExists, conflict, invalid, notFound, badRequest } from
 import { applyDefaults } from './defaults.js';
 import { validate, validateUpdate } from './validation.js';
 import type { Matcher } from './selectors.js';
+import type { UserInfo } from './authz/rules.js';
 
 /** Kind-specific steps the server plugs in (namespaces, services, CRDs). */
 export interface Hooks {
@@ -27,7 +28,12 @@ export interface Hooks {
 }
 
 /** Options shared by writes. `system` writes (bindings, controllers in this process) may set anything. */
-export interface WriteOptions { dryRun?: boolean; subresource?: string }
+export interface WriteOptions {
+  dryRun?: boolean;
+  subresource?: string;
+  /** Who asks, for admission that depends on it (RBAC escalation checks); absent for the server's own writes. */
+  user?: UserInfo;
+}
 
 /** Now, at second precision, as Kubernetes timestamps are. */
 export const now = () => new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z');

@@ -5,6 +5,7 @@
  * looks as it would against a real cluster.
  */
 import type { Cause } from './status.js';
+import { validateRbac, validateRbacUpdate } from './authz/validation.js';
 import type { ResourceInfo } from './resources.js';
 import { selectorObjectMatcher } from './selectors.js';
 import { validatePodUpdate } from './validation-podupdate.js';
@@ -45,9 +46,14 @@ export class Errs {
   }
 }
 
+/** RBAC objects are named by path segment rules only (system:masters, system:discovery …). */
+const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+const PATH_SEGMENT = /^(?!\.\.?$)[^/%]+$/;
+
 /** Name rule per kind: namespaces and most workloads' pods use labels, services DNS-1035. */
 function nameRule(kind: string): [RegExp, string, number] {
   if (kind === 'Namespace') return [DNS1123_LABEL, MSG_LABEL, 63];
+  if (RBAC_KINDS.has(kind)) return [PATH_SEGMENT, "may not be '.' or '..' and may not contain '/' or '%'", 253];
   if (kind === 'Service') return [DNS1035_LABEL, MSG_1035, 63];
   return [DNS1123_SUBDOMAIN, MSG_SUBDOMAIN, 253];
 }
@@ -136,6 +142,7 @@ export function validate(r: ResourceInfo, obj: any): Cause[] {
   const e = new Errs();
   validateMeta(e, obj.metadata, r);
   if (r.kind === 'StorageClass' && r.group === 'storage.k8s.io') validateStorageClass(e, obj);
+  if (r.group === 'rbac.authorization.k8s.io') e.causes.push(...validateRbac(r.kind, obj));
   if (r.custom || (r.group !== '' && r.group !== 'apps' && r.group !== 'batch')) return e.causes;
   const spec = obj.spec;
   switch (r.kind) {
@@ -212,6 +219,7 @@ export function validateUpdate(r: ResourceInfo, oldObj: any, obj: any): Cause[] 
     && JSON.stringify(oldObj.spec?.selector) !== JSON.stringify(obj.spec?.selector)) {
     e.invalid('spec.selector', obj.spec?.selector, 'field is immutable');
   }
+  if (r.group === 'rbac.authorization.k8s.io') e.causes.push(...validateRbacUpdate(r.kind, oldObj, obj));
   if (r.kind === 'Pod' && r.group === '') e.causes.push(...validatePodUpdate(oldObj, obj));
   return e.causes;
 }

@@ -77,7 +77,7 @@ test('TokenRequest: defaults, validation, bound pods and the kubelet\'s extended
   assert.equal(bound.status.expirationTimestamp, '2026-01-01T01:00:07Z', 'the response reports what was asked');
 
   const refused: [any, RegExp][] = [
-    [{ spec: { expirationSeconds: 599 } }, /^422 TokenRequest "default" is invalid: spec\.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes$/],
+    [{ spec: { expirationSeconds: 599 } }, /^422 TokenRequest\.authentication\.k8s\.io "default" is invalid: spec\.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes$/],
     [{ spec: { boundObjectRef: { kind: 'Pod', name: 'p', uid: 'other' } } }, /^409 the UID in the bound object reference \(other\) does not match the UID in record/],
     [{ spec: { boundObjectRef: { kind: 'Pod', name: 'gone' } } }, /^404 pods "gone" not found$/],
     [{ spec: { boundObjectRef: { kind: 'ConfigMap', name: 'x' } } }, /^400 cannot bind token for object of kind "ConfigMap"/],
