@@ -57,7 +57,7 @@ test('a sandbox has its hostname, files, an IP on the pod CIDR and lo up', async
     assert.match(addrs, /lo\s+inet 127\.0\.0\.1\/8/);
     assert.match(addrs, new RegExp(`eth0\\s+inet ${rec.ip}/24`));
     // The IPC namespace is the pod's own, not the host's.
-    const [pin, host] = await Promise.all([fs.stat(rec.namespaces.ipc), fs.stat('/proc/self/ns/ipc')]);
+    const [pin, host] = await Promise.all([fs.stat(rec.namespaces.ipc!), fs.stat('/proc/self/ns/ipc')]);
     assert.notEqual(pin.ino, host.ino);
   });
 });

@@ -29,6 +29,7 @@ import { KubeletMetrics } from './metrics/kubelet.js';
 import { metricsRoutes } from './metrics/routes.js';
 import { podVolumes } from './volumes/index.js';
 import type { VolumeManager } from './volumes/manager.js';
+import { PodCgroups, podCgroupRoot } from './cgroups.js';
 
 /** Options of a node agent. */
 export interface NodeAgentOptions {
@@ -58,6 +59,11 @@ export interface NodeAgentOptions {
   serve?: { host?: string; port?: number } | false;
   /** Exec, attach and port-forward connections idle this long are closed (4 h, the kubelet's --streaming-connection-idle-timeout). */
   streamIdleTimeoutMs?: number;
+  /**
+   * The root of the pod cgroups (default `/skiff/kubepods-<hash of root>`, cgroups.ts), or false
+   * for none (containers under the engine's default parent).
+   */
+  cgroupRoot?: string | false;
 }
 
 /** Skiff's kubelet. */
@@ -73,6 +79,8 @@ export class NodeAgent {
   /** The agent's own Prometheus metrics (served at /metrics). */
   readonly metrics: KubeletMetrics;
   readonly volumes: VolumeManager;
+  /** The pod-level cgroups (undefined when turned off). */
+  readonly cgroups?: PodCgroups;
   private readonly recorder: ApiEventRecorder;
   private allocatable?: Record<string, string>;
   private server?: AgentServer;
@@ -107,12 +115,15 @@ export class NodeAgent {
       event: (pod, type, reason, message) => this.recorder.event({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message),
       changed: (uid) => this.pods.kick(uid),
     });
+    if (opts.cgroupRoot !== false) this.cgroups = new PodCgroups(opts.cgroupRoot ?? podCgroupRoot(opts.root));
     this.pods = new PodManager({
       client: opts.client, runtime: this.runtime, images: new ImagePuller(images, opts.root, () => clock.now()),
       sources: apiSources(opts.client), recorder: this.recorder, backoff: new Backoff(opts.backoff), clock,
       nodeName: opts.nodeName, hostIP: () => this.node.ip, allocatable: () => this.allocatable, log, probes: this.probes, volumes: this.volumes,
-      // resolv.conf per dnsPolicy, from the node's own resolv.conf read when the sandbox is made.
-      dns: async (pod: KObject) => podDns(pod, parseResolvConf(await hostResolvConf()), { clusterDNS: opts.clusterDNS, clusterDomain: domain }),
+      cgroups: this.cgroups,
+      // resolv.conf per dnsPolicy, from the node's own resolv.conf read when the sandbox is made
+      // (a pod in the host's network reaches the node's loopback resolvers too).
+      dns: async (pod: KObject) => podDns(pod, parseResolvConf(await hostResolvConf(), { keepLoopback: !!pod.spec?.hostNetwork }), { clusterDNS: opts.clusterDNS, clusterDomain: domain }),
     }, { relistMs: opts.relistMs });
     this.stats = new StatsProvider(this.runtime);
     this.metrics = new KubeletMetrics({ nodeName: opts.nodeName, runtime: this.runtime, pods: this.pods.informer, now: () => clock.now() });

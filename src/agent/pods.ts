@@ -75,6 +75,13 @@ export class PodManager {
       for (const s of state.sandboxes) await this.d.runtime.removeSandbox(s.id);
       this.removedOrphans.push(uid);
     }
+    // Pod cgroups of pods that no longer exist (their containers went above; a crash may have
+    // left them too).
+    const swept = await this.d.cgroups?.removeOrphans(new Set(pods.keys())).catch((err) => {
+      this.d.log(`pod cgroups: ${(err as Error).message}`);
+      return [];
+    });
+    for (const uid of swept ?? []) if (!this.removedOrphans.includes(uid)) this.removedOrphans.push(uid);
     this.openGate();
     this.scheduleRelist();
   }

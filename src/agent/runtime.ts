@@ -8,11 +8,52 @@
 import { ContainerEngine } from '../engine/container/engine.js';
 import type { ContainerOptions } from '../engine/container/spec.js';
 import type { ContainerRecord } from '../engine/container/state.js';
-import { SandboxManager, type SandboxRecord } from '../engine/network/sandbox.js';
+import { SandboxManager, type CreateOptions, type SandboxRecord } from '../engine/network/sandbox.js';
+import type { PortMapping } from '../engine/network/ports.js';
+import type { KObject } from '../client/client.js';
 import { recover as recoverNetwork } from '../engine/network/recover.js';
 import type { DnsOptions } from '../engine/network/files.js';
 import { validHostname } from '../engine/network/files.js';
 import { L, type PodContainer, type PodRef, podContainerOf, podLabels, sandboxName } from './labels.js';
+
+/** How a pod's sandbox is networked: host namespaces, published host ports, /etc/hosts header. */
+export type SandboxNetwork = Pick<CreateOptions, 'host' | 'ports' | 'hostsHeader'>;
+
+/** The kubelet's first line of a pod's /etc/hosts. */
+export const HOSTS_HEADER = 'Kubernetes-managed hosts file.';
+/** ... and of a pod's in the host's network (the node's /etc/hosts follows). */
+export const HOSTS_HEADER_HOST_NETWORK = 'Kubernetes-managed hosts file (host network).';
+
+/**
+ * The sandbox networking of a pod: hostNetwork → the host's network and UTS namespaces;
+ * hostIPC → the host's IPC; each container port with a hostPort → a portMappings entry for the
+ * CNI portmap plugin (as CRI-O and containerd pass them), protocol in lower case, hostIP kept.
+ * SCTP is left out (Skiff's port checks know TCP and UDP only).
+ */
+export function sandboxNetwork(pod: KObject): SandboxNetwork {
+  const spec = pod.spec ?? {};
+  const host = { ...(spec.hostNetwork ? { network: true } : {}), ...(spec.hostIPC ? { ipc: true } : {}) };
+  const ports: PortMapping[] = [];
+  if (!spec.hostNetwork) {
+    const seen = new Set<string>();
+    for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+      for (const p of c?.ports ?? []) {
+        if (!p?.hostPort) continue;
+        const protocol = String(p.protocol ?? 'TCP').toLowerCase();
+        if (protocol !== 'tcp' && protocol !== 'udp') continue;
+        const key = `${p.hostIP || ''}:${p.hostPort}/${protocol}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        ports.push({ hostPort: p.hostPort, containerPort: p.containerPort, protocol, ...(p.hostIP && p.hostIP !== '0.0.0.0' ? { hostIP: p.hostIP } : {}) });
+      }
+    }
+  }
+  return {
+    ...(Object.keys(host).length ? { host } : {}),
+    ...(ports.length ? { ports } : {}),
+    hostsHeader: spec.hostNetwork ? HOSTS_HEADER_HOST_NETWORK : HOSTS_HEADER,
+  };
+}
 
 /** What the engine holds for one pod. */
 export interface PodRuntimeState {
@@ -87,9 +128,15 @@ export class PodRuntime {
     return { containers, sandboxes: sbs };
   }
 
-  /** Creates a pod's sandbox: its hostname, the CNI network, the pod's labels. */
-  async createSandbox(pod: PodRef & { hostname: string }, dns?: DnsOptions): Promise<SandboxRecord> {
-    const rec = await this.sandboxes.create({ name: sandboxName(pod), hostname: pod.hostname, labels: podLabels(pod, this.node), dns });
+  /**
+   * Creates a pod's sandbox: its hostname, the CNI network (with the pod's host ports) or the
+   * host's network, the pod's labels.
+   */
+  async createSandbox(pod: PodRef & { hostname: string }, dns?: DnsOptions, net: SandboxNetwork = {}): Promise<SandboxRecord> {
+    const rec = await this.sandboxes.create({
+      name: sandboxName(pod), hostname: pod.hostname, labels: podLabels(pod, this.node), dns,
+      ...(net.ports?.length ? { ports: net.ports } : {}), ...(net.host ? { host: net.host } : {}), ...(net.hostsHeader ? { hostsHeader: net.hostsHeader } : {}),
+    });
     this.entry(pod.uid).sandboxes.add(rec.id);
     return rec;
   }

@@ -197,7 +197,8 @@ export class AgentServer {
     const sb = mine.find((s) => s.state === 'ready' && (!uid || s.labels[L.podUid] === uid));
     if (!sb) return { refuse: { code: 500, message: `failed to find sandboxID for pod "${pod}_${ns}(${mine[0].labels[L.podUid]})"` } };
     // The CRI streaming server names the sandbox and no uid in its errors.
-    return { pod: sb.id, uid: '', dial: netnsDialer(sb.namespaces.net, sb.id) };
+    // A pod in the host's network is reached in the agent's own network namespace (the host's).
+    return { pod: sb.id, uid: '', dial: netnsDialer(sb.namespaces.net ?? `/proc/${process.pid}/ns/net`, sb.id) };
   }
 
   private async logs(req: IncomingMessage, res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {

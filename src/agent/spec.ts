@@ -62,6 +62,24 @@ export interface SpecContext {
   name: string;
   /** The container's volume mounts, prepared by the volume manager. */
   mounts?: BindMount[];
+  /** The pod's cgroup (its containers' parent). */
+  cgroupParent?: string;
+}
+
+/**
+ * The namespaces of a pod's container: the sandbox's pinned ones, or the host's for
+ * hostNetwork (network and UTS, as CRI runtimes), hostIPC and hostPID. Without hostPID each
+ * container has a PID namespace of its own (shareProcessNamespace is not done).
+ */
+export function namespaceOptions(pod: KObject, sandbox: SandboxRecord): Pick<ContainerOptions, 'join' | 'network' | 'ipc' | 'uts' | 'pid'> {
+  const spec = pod.spec ?? {};
+  const ns = sandbox.namespaces;
+  return {
+    join: { ...(ns.net ? { network: ns.net } : {}), ...(ns.ipc ? { ipc: ns.ipc } : {}), ...(ns.uts ? { uts: ns.uts } : {}) },
+    ...(spec.hostNetwork ? { network: 'host' as const, uts: 'host' as const } : {}),
+    ...(spec.hostIPC ? { ipc: 'host' as const } : {}),
+    ...(spec.hostPID ? { pid: 'host' as const } : {}),
+  };
 }
 
 /** Engine options for container `c` of `pod`. */
@@ -84,7 +102,8 @@ export function containerOptions(pod: KObject, c: any, ctx: SpecContext): Contai
     mounts: ctx.mounts,
     // A pod's containers share its UTS namespace; HOSTNAME in the environment is the pod's.
     hostname: ctx.sandbox.hostname,
-    join: { network: ctx.sandbox.namespaces.net, ipc: ctx.sandbox.namespaces.ipc, uts: ctx.sandbox.namespaces.uts },
+    ...namespaceOptions(pod, ctx.sandbox),
+    cgroupParent: ctx.cgroupParent,
     etcFiles: ctx.sandbox.files,
     labels: ctx.labels,
     readOnly: !!sc.readOnlyRootFilesystem,

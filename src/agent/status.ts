@@ -196,8 +196,9 @@ export function podStatus(x: StatusInput): any {
     // Conditions others own (readiness gates' among them) are kept, as the kubelet's status manager does.
     ...prevConds.filter((c) => !KUBELET_CONDITIONS.has(c.type)),
   ];
-  // A finished pod keeps the IP it had; its sandbox is stopped.
-  const podIP = x.sandbox?.ip ?? pod.status?.podIP;
+  // A pod in the host's network has the node's IP (as the kubelet reports it); a finished
+  // pod keeps the IP it had (its sandbox is stopped).
+  const podIP = spec.hostNetwork ? x.hostIP : x.sandbox?.ip ?? pod.status?.podIP;
   const out: any = {
     phase, conditions, hostIP: x.hostIP, hostIPs: [{ ip: x.hostIP }],
     ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),

@@ -18,7 +18,8 @@ import type { Backoff } from './backoff.js';
 import { ConfigError, containerEnv, type EnvSources } from './env.js';
 import { ImageError, type ImagePuller } from './images.js';
 import { L, type ContainerKind, type PodContainer, containerName, podLabels } from './labels.js';
-import { type PodRuntime, type PodRuntimeState, podHostname } from './runtime.js';
+import { type PodRuntime, type PodRuntimeState, podHostname, sandboxNetwork } from './runtime.js';
+import type { PodCgroups } from './cgroups.js';
 import { containerOptions } from './spec.js';
 import { engineExec } from './checks.js';
 import { type HookDeps, type KillReason, killContainer, runHandler } from './hooks.js';
@@ -43,6 +44,8 @@ export interface WorkerDeps {
   probes?: ProbeManager;
   /** Pod volumes (none: containers get no volume mounts). */
   volumes?: VolumeManager;
+  /** Pod-level cgroups (none: containers go under the engine's default parent). */
+  cgroups?: PodCgroups;
   log: (msg: string) => void;
 }
 
@@ -66,6 +69,8 @@ export class PodWorker {
   private stopped = false;
   private lastStatus = '';
   private lastIP?: string;
+  /** The pod's cgroup, once made. */
+  private cgroup?: string;
   /**
    * Instances the runtime could not start (runc create failed: no such executable, ...),
    * as containerd reports them: terminated, exit code 128, reason StartError. They count as
@@ -245,22 +250,33 @@ export class PodWorker {
       return mounted.retryMs;
     }
 
+    // The pod cgroup before anything runs in it (the kubelet's EnsureExists in syncPod).
+    if (this.d.cgroups && !this.cgroup) {
+      try {
+        this.cgroup = await this.d.cgroups.ensure(pod);
+      } catch (err) {
+        this.event('Warning', 'FailedCreatePodContainer', `unable to ensure pod container exists: ${(err as Error).message}`);
+        await this.writeStatus(state);
+        return 5000;
+      }
+    }
+
     let sandbox = state.sandboxes.find((s) => s.state === 'ready');
     if (!sandbox) {
       // A new sandbox means new namespaces: containers of the old one cannot stay (as the kubelet).
       for (const c of state.containers.filter((x) => x.rec.status === 'running')) await this.d.runtime.stop(c.rec.id, MIN_GRACE);
       for (const s of state.sandboxes) await this.d.runtime.removeSandbox(s.id);
       try {
-        sandbox = await this.d.runtime.createSandbox({ uid: this.uid, name: pod.metadata.name!, namespace: pod.metadata.namespace!, hostname: podHostname(pod) }, await this.d.dns?.(pod));
+        sandbox = await this.d.runtime.createSandbox({ uid: this.uid, name: pod.metadata.name!, namespace: pod.metadata.namespace!, hostname: podHostname(pod) }, await this.d.dns?.(pod), sandboxNetwork(pod));
       } catch (err) {
         this.event('Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${(err as Error).message}`);
         await this.writeStatus({ ...state, sandboxes: [] });
         return 5000;
       }
       state.sandboxes = [sandbox];
-      this.lastIP = sandbox.ip;
+      this.lastIP = this.podIP(sandbox);
     }
-    this.lastIP = sandbox.ip ?? this.lastIP;
+    this.lastIP = this.podIP(sandbox) ?? this.lastIP;
 
     const spec = pod.spec ?? {};
     const restartPolicy: string = spec.restartPolicy ?? 'Always';
@@ -296,6 +312,11 @@ export class PodWorker {
     const status = await this.writeStatus(await this.withFailures(await this.d.runtime.state(this.uid)));
     if (status?.phase === 'Succeeded' || status?.phase === 'Failed') await this.finish(await this.d.runtime.state(this.uid));
     return requeue;
+  }
+
+  /** The pod's IP: its sandbox's, or the node's for a pod in the host's network. */
+  private podIP(sandbox: { ip?: string }): string | undefined {
+    return this.pod?.spec?.hostNetwork ? this.d.hostIP() : sandbox.ip;
   }
 
   private async withFailures(state: PodRuntimeState): Promise<PodRuntimeState> {
@@ -349,10 +370,10 @@ export class PodWorker {
     let opts;
     const attempt = prev ? prev.attempt + 1 : 0;
     try {
-      const env = await containerEnv(pod, c, this.d.sources, { podIP: sandbox.ip, hostIP: this.d.hostIP(), allocatable: this.d.allocatable() });
+      const env = await containerEnv(pod, c, this.d.sources, { podIP: this.podIP(sandbox), hostIP: this.d.hostIP(), allocatable: this.d.allocatable() });
       const mounts = await this.d.volumes?.mounts(pod, c, env);
       opts = containerOptions(pod, c, {
-        sandbox, env, mounts, imageId: image.resolved.id, image: image.resolved.config,
+        sandbox, env, mounts, imageId: image.resolved.id, image: image.resolved.config, cgroupParent: this.cgroup,
         name: containerName({ uid: this.uid, name: podName, namespace }, c.name, attempt),
         labels: {
           ...podLabels({ uid: this.uid, name: podName, namespace }, this.d.nodeName),
@@ -399,10 +420,10 @@ export class PodWorker {
     for (const old of instancesOf(state.containers, c.name)) if (old.attempt < attempt - 1 && old.rec.status === 'exited' && old.rec.id) await this.d.runtime.remove(old.rec.id);
     this.startFailures = this.startFailures.filter((f) => f.name !== c.name || f.attempt >= attempt - 1);
     if (c.lifecycle?.postStart) {
-      const failure = await runHandler(this.hooks, pod, c, c.lifecycle.postStart, rec.id, sandbox.ip ?? this.lastIP ?? '', this.hookAbort.signal);
+      const failure = await runHandler(this.hooks, pod, c, c.lifecycle.postStart, rec.id, this.podIP(sandbox) ?? this.lastIP ?? '', this.hookAbort.signal);
       if (failure !== undefined && !this.hookAbort.signal.aborted) {
         this.event('Warning', 'FailedPostStartHook', failure);
-        await killContainer(this.hooks, pod, c, { id: rec.id, name: c.name, podIP: sandbox.ip }, { message: 'FailedPostStartHook', reason: 'postStart' });
+        await killContainer(this.hooks, pod, c, { id: rec.id, name: c.name, podIP: this.podIP(sandbox) }, { message: 'FailedPostStartHook', reason: 'postStart' });
         this.waiting.set(c.name, { reason: 'PostStartHookError', message: failure });
       }
     }
@@ -439,8 +460,17 @@ export class PodWorker {
     await Promise.all(state.containers.filter((c) => c.rec.status === 'running').map((c) =>
       killContainer(this.hooks, this.pod!, this.specOf(c.name), { id: c.rec.id, name: c.name, podIP: this.lastIP })));
     for (const s of state.sandboxes) if (s.state === 'ready') await this.d.runtime.stopSandbox(s.id);
-    // Nothing will run again: the kubelet unmounts a finished pod's volumes (its exited containers stay).
+    // Nothing will run again: the kubelet unmounts a finished pod's volumes (its exited containers
+    // stay) and removes its cgroup.
     await this.d.volumes?.tearDown(this.uid);
+    await this.removeCgroup();
+  }
+
+  /** Removes the pod's cgroup (its containers are gone); one still busy is left to the next start's sweep. */
+  private async removeCgroup(): Promise<void> {
+    if (!this.d.cgroups) return;
+    if (!(await this.d.cgroups.remove(this.uid))) this.d.log(`pod ${this.describe()}: its cgroup is still in use; left for later`);
+    this.cgroup = undefined;
   }
 
   /** A deleted pod: stop gracefully, remove everything, delete the pod object for good. */
@@ -454,6 +484,7 @@ export class PodWorker {
     for (const c of state.containers) await this.d.runtime.remove(c.rec.id);
     for (const s of state.sandboxes) await this.d.runtime.removeSandbox(s.id);
     await this.d.volumes?.tearDown(this.uid);
+    await this.removeCgroup();
     this.d.backoff.resetPrefix(`${this.uid}/`);
     if (pod && !this.gone) {
       try {

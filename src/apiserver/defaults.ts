@@ -89,6 +89,13 @@ export function applyDefaults(r: ResourceInfo, obj: any, isCreate: boolean): voi
   switch (`${r.group}/${r.kind}`) {
     case '/Pod':
       defaultPodSpec(spec);
+      // As SetDefaults_PodSpec since 1.28: host-network Pods (not templates) publish each
+      // container port as the same host port.
+      if (spec?.hostNetwork === true) {
+        for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+          for (const p of c?.ports ?? []) if (p && typeof p === 'object' && !p.hostPort) p.hostPort = p.containerPort;
+        }
+      }
       if (spec) { setIf(spec, 'enableServiceLinks', true); setIf(spec, 'serviceAccountName', 'default'); setIf(spec, 'serviceAccount', spec.serviceAccountName); }
       if (isCreate) obj.status = { phase: 'Pending', qosClass: qosClass(spec) };
       break;

@@ -45,6 +45,11 @@ test('validation names the field, in apimachinery words', () => {
   assert.match(d[0].message, /`selector` does not match template `labels`/);
   assert.equal(validate(R('Namespace'), { metadata: { name: 'a.b' } })[0].field, 'metadata.name', 'namespaces are DNS labels');
   assert.deepEqual(validate(R('ConfigMap'), { metadata: { generateName: 'x-' } }), []);
+  // validateHostNetwork: hostPort must be the containerPort (templates may leave it unset).
+  const hn = (ports: any[]) => validate(R('Pod'), { metadata: { name: 'h' }, spec: { hostNetwork: true, containers: [{ name: 'c', image: 'i', ports }] } });
+  assert.deepEqual(hn([{ containerPort: 80, hostPort: 8080 }]), [{ reason: 'FieldValueInvalid', field: 'spec.containers[0].ports[0].containerPort', message: 'Invalid value: 80: must match `hostPort` when `hostNetwork` is true' }]);
+  assert.deepEqual(hn([{ containerPort: 80, hostPort: 80 }, { containerPort: 81 }]), []);
+  assert.deepEqual(validate(R('Pod'), { metadata: { name: 'h' }, spec: { containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort: 8080 }] }] } }), [], 'any host port without hostNetwork');
 });
 
 test('defaults: pods, deployments, services, secrets', () => {
@@ -55,6 +60,14 @@ test('defaults: pods, deployments, services, secrets', () => {
   assert.equal(p.spec.containers[1].imagePullPolicy, 'Always');
   assert.equal(p.spec.containers[0].ports[0].protocol, 'TCP');
   assert.deepEqual(p.status, { phase: 'Pending', qosClass: 'BestEffort' });
+  assert.equal(p.spec.containers[0].ports[0].hostPort, undefined, 'no host port without hostNetwork');
+  // Host-network Pods (not templates, since 1.28) publish their container ports as host ports.
+  const h: any = { metadata: { name: 'h' }, spec: { hostNetwork: true, containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80 }, { containerPort: 53, hostPort: 53, protocol: 'UDP' }] }] } };
+  applyDefaults(R('Pod'), h, true);
+  assert.deepEqual(h.spec.containers[0].ports, [{ containerPort: 80, hostPort: 80, protocol: 'TCP' }, { containerPort: 53, hostPort: 53, protocol: 'UDP' }]);
+  const dep: any = { metadata: { name: 'd' }, spec: { template: { spec: { hostNetwork: true, containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80 }] }] } } } };
+  applyDefaults(R('Deployment'), dep, true);
+  assert.equal(dep.spec.template.spec.containers[0].ports[0].hostPort, undefined, 'templates keep it unset');
   const s: any = { metadata: { name: 's' }, type: undefined, stringData: { k: 'v' } };
   applyDefaults(R('Secret'), s, true);
   assert.deepEqual([s.type, s.data.k, s.stringData], ['Opaque', 'dg==', undefined]);

@@ -112,12 +112,29 @@ function validateContainers(e: Errs, list: any, path: string, requireOne: boolea
   });
 }
 
+/**
+ * validateHostNetwork: a host-network pod's containers listen on the host, so a hostPort must be
+ * the containerPort (unset only in templates, which are not defaulted).
+ */
+function validateHostNetwork(e: Errs, spec: any, path: string): void {
+  for (const kind of ['containers', 'initContainers']) {
+    (Array.isArray(spec[kind]) ? spec[kind] : []).forEach((c: any, i: number) => {
+      (Array.isArray(c?.ports) ? c.ports : []).forEach((p: any, j: number) => {
+        if (p?.hostPort && p.hostPort !== p.containerPort) {
+          e.invalid(`${path}.${kind}[${i}].ports[${j}].containerPort`, p.containerPort, 'must match `hostPort` when `hostNetwork` is true');
+        }
+      });
+    });
+  }
+}
+
 /** Validates a PodSpec found at `path`. */
 export function validatePodSpec(e: Errs, spec: any, path: string, restartPolicies = ['Always', 'OnFailure', 'Never']): void {
   if (!spec || typeof spec !== 'object') return e.required(path);
   const seen = new Set<string>();
   validateContainers(e, spec.containers, `${path}.containers`, true, seen);
   validateContainers(e, spec.initContainers, `${path}.initContainers`, false, seen);
+  if (spec.hostNetwork === true) validateHostNetwork(e, spec, path);
   if (spec.restartPolicy && !restartPolicies.includes(spec.restartPolicy)) e.unsupported(`${path}.restartPolicy`, spec.restartPolicy, restartPolicies);
   validatePodVolumes(e, spec, path);
 }

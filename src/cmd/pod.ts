@@ -12,7 +12,7 @@ import { formatTable, timeAgo } from './format.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { SandboxManager, SandboxRecord } from '../engine/network/sandbox.js';
 import { formatPortMapping, parsePortSpecs } from '../engine/network/ports.js';
-import { mountPoints, pinsMounted } from '../engine/network/netns.js';
+import { mountPoints, namespacesMounted } from '../engine/network/netns.js';
 import path from 'node:path';
 
 /**
@@ -153,7 +153,7 @@ interface CreateFlags {
 }
 
 function status(r: SandboxRecord, mounts: Set<string>): string {
-  if (r.state === 'ready') return pinsMounted(path.dirname(r.namespaces.net), mounts) ? 'Running' : 'Dead';
+  if (r.state === 'ready') return namespacesMounted(r.namespaces, mounts) ? 'Running' : 'Dead';
   return r.state[0].toUpperCase() + r.state.slice(1);
 }
 

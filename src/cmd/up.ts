@@ -3,7 +3,7 @@
  * (API server, scheduler, controllers), the service proxy and the node agent running this
  * machine's pods. It writes the admin kubeconfig, serves until SIGTERM/SIGINT and then stops
  * cleanly, leaving containers running for the next `skiff up` to adopt. `skiff down` stops a
- * running `skiff up` and removes every pod container, sandbox and service rule it made (as
+ * running `skiff up` and removes every pod container, sandbox, pod cgroup and service rule it made (as
  * k3s' killall script); `skiff reset` also wipes the data root.
  */
 import fs from 'node:fs/promises';
@@ -157,6 +157,9 @@ export function register(program: Command): void {
     for (const c of await engine.list()) if (c.options.labels?.[L.podUid]) await engine.remove(c.id, { force: true }).catch(() => {});
     const sandboxes = await openSandboxes(root);
     for (const s of await sandboxes.list()) if (s.labels?.[L.podUid]) await sandboxes.remove(s.id, { force: true }).catch(() => {});
+    // The pod cgroups (empty now that their containers are gone) and their QoS parents.
+    const { PodCgroups, podCgroupRoot } = await import('../agent/cgroups.js');
+    await new PodCgroups(podCgroupRoot(root)).removeAll();
     // Pod volumes (tmpfs mounts included); the local-path volumes under <root>/storage stay, as k3s' do.
     const { cleanupPodVolumes } = await import('../agent/volumes/index.js');
     await cleanupPodVolumes(root);

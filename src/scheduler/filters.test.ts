@@ -7,6 +7,7 @@ import { taintToleration } from './plugins/taints.js';
 import { resourcesFit } from './plugins/resources.js';
 import { podTopologySpread } from './plugins/spread.js';
 import { interPodAffinity } from './plugins/interpod.js';
+import { hostPorts, nodePorts } from './plugins/nodeports.js';
 import { mkNode, mkPod, mkSnapshot, feasibleNodes, filterAll } from './testing.js';
 
 type Case = [what: string, pod: KObject, want: string[]];
@@ -133,4 +134,25 @@ test('InterPodAffinity: all terms must match one pod, namespaces, self-affinity'
   const u = filterAll(interPodAffinity, mkPod('q', {}, { app: 'q' }), mkSnapshot(nodes, [guard]));
   assert.deepEqual([...u].filter(([, x]) => x.code === 'Success').map(([n]) => n), ['a', 'c']);
   assert.deepEqual(u.get('b')?.reasons, ["node(s) didn't satisfy existing pods anti-affinity rules"]);
+});
+
+test('NodePorts: a host port taken on the node by the same protocol and an overlapping IP does not fit', () => {
+  const ports = (...ps: any[]) => ({ containers: [{ name: 'c', image: 'x', ports: ps }] });
+  const nodes = [mkNode('a'), mkNode('b'), mkNode('c')];
+  const placed: [string, KObject][] = [
+    ['a', mkPod('web', ports({ containerPort: 80, hostPort: 8080 }))],
+    ['b', mkPod('dns', ports({ containerPort: 53, hostPort: 53, protocol: 'UDP', hostIP: '10.0.0.1' }))],
+    ['c', mkPod('side', { initContainers: [{ name: 's', image: 'x', restartPolicy: 'Always', ports: [{ containerPort: 9, hostPort: 9000 }] }] })],
+  ];
+  table(nodePorts, nodes, [
+    ['no host ports: every node', mkPod('p', ports({ containerPort: 8080 })), ['a', 'b', 'c']],
+    ['8080/TCP is taken on a', mkPod('p', ports({ containerPort: 80, hostPort: 8080 })), ['b', 'c']],
+    ['8080/UDP is another port', mkPod('p', ports({ containerPort: 80, hostPort: 8080, protocol: 'UDP' })), ['a', 'b', 'c']],
+    ['53/UDP on 0.0.0.0 overlaps 10.0.0.1', mkPod('p', ports({ containerPort: 53, hostPort: 53, protocol: 'UDP' })), ['a', 'c']],
+    ['53/UDP on another IP fits', mkPod('p', ports({ containerPort: 53, hostPort: 53, protocol: 'UDP', hostIP: '10.0.0.2' })), ['a', 'b', 'c']],
+    ['a sidecar\'s host port counts', mkPod('p', ports({ containerPort: 1, hostPort: 9000 })), ['a', 'b']],
+  ], placed);
+  assert.deepEqual(filterAll(nodePorts, mkPod('p', ports({ containerPort: 80, hostPort: 8080 })), mkSnapshot(nodes, placed)).get('a'),
+    { code: 'Unschedulable', reasons: ["node(s) didn't have free ports for the requested pod ports"] });
+  assert.deepEqual(hostPorts(mkPod('p', ports({ containerPort: 80 }, { containerPort: 81, hostPort: 81 }))), [{ ip: '0.0.0.0', protocol: 'TCP', port: 81 }]);
 });

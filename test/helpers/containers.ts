@@ -34,10 +34,13 @@ export async function countLeaks(root: string): Promise<LeakCounts> {
   }
   const { stdout: ps } = await exec('ps', ['-eo', 'stat,args']);
   const conmon = ps.split('\n').filter((l) => !l.startsWith('Z') && l.includes('conmon') && l.includes(`${root}/`)).length;
-  // Skiff's cgroups are named by container id; count those of this root's known or former ids
-  // is impossible after removal, so count every cgroup under skiff/ (tests run one at a time).
-  const cgroups = (await fs.readdir('/sys/fs/cgroup/pids/skiff').catch(() => fs.readdir('/sys/fs/cgroup/skiff').catch(() => [] as string[])))
-    .filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
+  // Skiff's cgroups are named by container id (below /skiff, or below a node agent's pod
+  // cgroups in /skiff/kubepods-*/); counting those of this root's known or former ids is
+  // impossible after removal, so count every container and pod cgroup under skiff/ (tests run
+  // one at a time).
+  const base = await fs.stat('/sys/fs/cgroup/pids/skiff').then(() => '/sys/fs/cgroup/pids/skiff', () => '/sys/fs/cgroup/skiff');
+  const cgroups = (await fs.readdir(base, { recursive: true }).catch(() => [] as string[]))
+    .filter((n) => /(^|\/)([0-9a-f]{64}|pod[0-9a-f-]{36})$/.test(n)).length;
   const sandboxes = (await fs.readdir(path.join(root, 'sandboxes')).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
   const { stdout: links } = await exec('ip', ['-o', 'link', 'show', 'type', 'veth']);
   const veths = links.split('\n').filter(Boolean).length;

@@ -2,14 +2,14 @@
  * The node agent's resource statistics, as the kubelet gets them from cadvisor: CPU (cumulative
  * nanoseconds) and memory (working set = usage − inactive file pages) of every running container
  * of its pods, read from the container's cgroup; of each pod (the sum of its running
- * containers: Skiff has no pod-level cgroup yet); and of the node (the root cgroup; on a v2
+ * containers; the pod cgroup, cgroups.ts, is not read); and of the node (the root cgroup; on a v2
  * host without root cpu.stat or memory.stat, /proc/stat and /proc/meminfo). Each reading
  * carries its time. The previous reading of each cgroup is kept, so that a summary can give an
  * instant rate (usageNanoCores) as the kubelet's does.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { cgroupsPath, readCgroupStats, workingSet, type CgroupMode, type CgroupStats } from '../../engine/container/cgroups.js';
+import { containerCgroup, readCgroupStats, workingSet, type CgroupMode, type CgroupStats } from '../../engine/container/cgroups.js';
 import { parseMeminfo } from '../machine.js';
 import type { PodRuntime } from '../runtime.js';
 import { L } from '../labels.js';
@@ -136,7 +136,7 @@ export class StatsProvider {
       if (!running.length) continue;
       const containers: ContainerUsage[] = [];
       for (const c of running) {
-        const s = await readCgroupStats({ base: this.src.cgroupRoot, mode: this.src.cgroupMode, path: cgroupsPath(c.rec.id) });
+        const s = await readCgroupStats({ base: this.src.cgroupRoot, mode: this.src.cgroupMode, path: containerCgroup(c.rec) });
         if (!s.found) continue; // gone between the listing and the read
         live.add(c.rec.id);
         containers.push({ ...this.rate(c.rec.id, usageOf(s, Date.now())), name: c.name, startTime: Date.parse(c.rec.startedAt ?? c.rec.createdAt) });

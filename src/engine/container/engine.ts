@@ -26,7 +26,7 @@ import { ImageStore } from '../image/store.js';
 import { type ContainerOptions, buildSpec, commandFor, hardNofile, resolveUser } from './spec.js';
 import { type RuntimeChoice, chooseRuntime, cleanRuntimeError, runtimeCmd, runtimeList } from './runtime.js';
 import { type ContainerRecord, ContainerPaths, listIds, readRecord, writeRecord } from './state.js';
-import { cgroupPids, oomKills, readStats, removeCgroups, type CgroupStats } from './cgroups.js';
+import { cgroupPids, cgroupsPath, containerCgroup, oomKills, readStats, removeCgroups, type CgroupStats } from './cgroups.js';
 import { randomName } from './names.js';
 import { type StdioStreams, attachConmon, runTerminal } from './stdio.js';
 
@@ -330,13 +330,13 @@ export class ContainerEngine {
         text = await fs.readFile(p.exitFile, 'utf8').catch(() => undefined);
       }
       rec.exitCode = text !== undefined && /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : (rec.exitCode ?? 255);
-      rec.oomKilled = (await oomKills(id)) > 0;
+      rec.oomKilled = (await oomKills(containerCgroup(rec))) > 0;
       rec.status = 'exited';
       rec.finishedAt = new Date().toISOString();
       delete rec.pid;
       // runc delete (which removes the cgroups) and the unmount are independent.
       await Promise.all([this.rt(['delete', '--force', id]).catch(() => {}), unmount(p.rootfs)]);
-      await removeCgroups(id);
+      await removeCgroups(containerCgroup(rec));
       await writeRecord(p, rec);
       return rec;
     });
@@ -404,7 +404,7 @@ export class ContainerEngine {
         for (let i = 0; i < 50 && alive(rec.conmonPid); i++) await new Promise((r) => setTimeout(r, 20));
       }
       if (!released) await unmount(p.rootfs);
-      await removeCgroups(rec.id);
+      await removeCgroups(containerCgroup(cur ?? rec));
       await fs.rm(p.dir, { recursive: true, force: true });
     });
     await fs.rm(`${p.dir}.lock`, { recursive: true, force: true }).catch(() => {});
@@ -542,14 +542,14 @@ export class ContainerEngine {
   /** Resource usage of a running container. */
   async stats(ref: string): Promise<CgroupStats & { id: string; name: string }> {
     const rec = await this.resolve(ref);
-    return { id: rec.id, name: rec.name, ...(await readStats(rec.id)) };
+    return { id: rec.id, name: rec.name, ...(await readStats(containerCgroup(rec))) };
   }
 
   /** The processes of a running container, as `ps` shows them. */
   async top(ref: string, psArgs = '-o user,pid,ppid,c,stime,tty,time,cmd'): Promise<string> {
     const rec = await this.resolve(ref);
     if (rec.status !== 'running') throw new FailedPreconditionError(`container ${rec.name} is not running`);
-    const pids = await cgroupPids(rec.id);
+    const pids = await cgroupPids(containerCgroup(rec));
     if (!pids.length) return '';
     const { stdout } = await exec('ps', [...psArgs.split(/\s+/), '-p', pids.join(',')]);
     return stdout;
@@ -607,7 +607,8 @@ export class ContainerEngine {
     for (const s of await runtimeList(this.runtime, this.stateRoot).catch(() => [])) {
       if (!hasRecord(s.id)) {
         await this.rt(['delete', '--force', s.id]).catch(() => {});
-        await removeCgroups(s.id);
+        // No record says where its cgroup is: runc delete removed it, else the default parent's.
+        await removeCgroups(cgroupsPath(s.id));
         did.push(`deleted orphaned runtime state ${s.id.slice(0, 12)}`);
       }
     }
@@ -639,6 +640,9 @@ function validate(o: ContainerOptions): void {
   }
   if (o.pidsLimit !== undefined && (!Number.isInteger(o.pidsLimit) || o.pidsLimit < -1 || o.pidsLimit === 0)) {
     throw new InvalidArgumentError(`invalid --pids-limit ${o.pidsLimit}`);
+  }
+  if (o.cgroupParent !== undefined && !/^\/?[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(o.cgroupParent) || o.cgroupParent?.split('/').some((p) => p === '..' || p === '.')) {
+    throw new InvalidArgumentError(`invalid cgroup parent "${o.cgroupParent}"`);
   }
   for (const m of o.mounts ?? []) {
     if (!path.isAbsolute(m.destination)) throw new InvalidArgumentError(`invalid mount destination "${m.destination}": must be absolute`);

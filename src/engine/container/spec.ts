@@ -63,6 +63,10 @@ export interface ContainerOptions {
   mounts?: BindMount[];
   /** `none` (own empty network namespace), `host`, or join a namespace via `join.network`. */
   network?: 'none' | 'host';
+  /** `host`: share the host's PID, IPC or UTS namespace (podman's --pid/--ipc/--uts host) instead of a new or joined one. */
+  pid?: 'host';
+  ipc?: 'host';
+  uts?: 'host';
   join?: JoinNamespaces;
   /** Files bind-mounted over /etc/hosts, /etc/resolv.conf, /etc/hostname (a pod sandbox's). */
   etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string };
@@ -70,6 +74,11 @@ export interface ContainerOptions {
   cpus?: number;
   cpuShares?: number;
   pidsLimit?: number;
+  /**
+   * The cgroup the container's cgroup is made under (`<parent>/<id>`; default `/skiff`), e.g. a
+   * group of containers with limits of its own, made beforehand with `ensureCgroup`.
+   */
+  cgroupParent?: string;
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
@@ -212,7 +221,10 @@ export function buildSpec(o: ContainerOptions, ctx: SpecContext): Record<string,
   const caps = capabilitiesFor(o);
   const args = commandFor(ctx.image, o);
   const nsTypes: Array<[string, string | undefined]> = [
-    ['pid', o.join?.pid], ['ipc', o.join?.ipc], ['uts', o.join?.uts], ['mount', undefined],
+    ...(o.pid === 'host' ? [] : [['pid', o.join?.pid]] as Array<[string, string | undefined]>),
+    ...(o.ipc === 'host' ? [] : [['ipc', o.join?.ipc]] as Array<[string, string | undefined]>),
+    ...(o.uts === 'host' ? [] : [['uts', o.join?.uts]] as Array<[string, string | undefined]>),
+    ['mount', undefined],
   ];
   if (o.join?.network) nsTypes.push(['network', o.join.network]);
   else if (o.network !== 'host') nsTypes.push(['network', undefined]);
@@ -223,7 +235,11 @@ export function buildSpec(o: ContainerOptions, ctx: SpecContext): Record<string,
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', ...(o.userns ? [] : ['gid=5'])] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    // The host's IPC namespace comes with the host's shared memory (as Docker's --ipc host).
+    o.ipc === 'host'
+      ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
+      : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    // mqueue mounts the queues of the IPC namespace the container is in (the host's, with `ipc: host`).
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     o.network === 'host' || o.userns
       ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
@@ -260,7 +276,7 @@ export function buildSpec(o: ContainerOptions, ctx: SpecContext): Record<string,
   const linux: Record<string, unknown> = {
     namespaces,
     resources,
-    cgroupsPath: cgroupsPath(ctx.id),
+    cgroupsPath: cgroupsPath(ctx.id, o.cgroupParent),
   };
   if (!o.privileged) {
     linux.maskedPaths = MASKED;
@@ -285,8 +301,9 @@ export function buildSpec(o: ContainerOptions, ctx: SpecContext): Record<string,
       noNewPrivileges: o.noNewPrivileges ?? !o.privileged,
     },
     root: { path: ctx.rootfs, readonly: !!o.readOnly },
-    // A joined UTS namespace (a pod's) already has its hostname; setting it would rename the pod.
-    hostname: o.join?.uts || (o.network === 'host' && !o.hostname) ? undefined : ctx.hostname,
+    // A joined UTS namespace (a pod's) already has its hostname; setting it would rename the
+    // pod; the host's is never renamed.
+    hostname: o.join?.uts || o.uts === 'host' || (o.network === 'host' && !o.hostname) ? undefined : ctx.hostname,
     mounts,
     linux,
   };

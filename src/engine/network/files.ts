@@ -14,14 +14,17 @@ export interface DnsOptions {
   exact?: boolean;
 }
 
-/** The settings of a resolv.conf: nameservers (loopback ones dropped: a pod cannot reach them), the last search list, options. */
-export function parseResolvConf(text: string): { servers: string[]; search: string[]; options: string[] } {
+/**
+ * The settings of a resolv.conf: nameservers (loopback ones dropped unless `keepLoopback`: a
+ * pod in its own network cannot reach them), the last search list, options.
+ */
+export function parseResolvConf(text: string, opts: { keepLoopback?: boolean } = {}): { servers: string[]; search: string[]; options: string[] } {
   const servers: string[] = [];
   const search: string[] = [];
   const options: string[] = [];
   for (const raw of text.split('\n')) {
     const [key, ...vals] = raw.replace(/[#;].*$/, '').trim().split(/\s+/);
-    if (key === 'nameserver' && vals[0] && !isLoopback(vals[0])) servers.push(vals[0]);
+    if (key === 'nameserver' && vals[0] && (opts.keepLoopback || !isLoopback(vals[0]))) servers.push(vals[0]);
     else if ((key === 'search' || key === 'domain') && vals.length) search.splice(0, search.length, ...vals);
     else if (key === 'options') options.push(...vals);
   }
@@ -39,6 +42,12 @@ export function hostsFile(hostname: string, ip?: string, gateway?: string, extra
   // The gateway is the host as seen from the pod (podman's host.containers.internal).
   if (gateway) lines.push(`${gateway}\thost.skiff.internal host.containers.internal`);
   return [...lines, ...extra].join('\n') + '\n';
+}
+
+/** Content of /etc/hosts for a sandbox in the host's network: the host's own file, then the extra lines. */
+export function hostHostsFile(hostHosts: string, extra: string[] = []): string {
+  const base = hostHosts && !hostHosts.endsWith('\n') ? hostHosts + '\n' : hostHosts;
+  return base + extra.map((l) => l + '\n').join('');
 }
 
 /** Content of /etc/resolv.conf: the explicit options, else the host's usable settings. */

@@ -21,32 +21,41 @@ export type PinnedKind = (typeof PINNED_KINDS)[number];
 /** Paths of a sandbox's pinned namespaces. */
 export type NamespacePaths = Record<PinnedKind, string>;
 
-/** The pin files for a sandbox directory. */
-export function pinPaths(dir: string): NamespacePaths {
-  return { net: path.join(dir, 'net'), ipc: path.join(dir, 'ipc'), uts: path.join(dir, 'uts') };
+/** The pin files for a sandbox directory (of `kinds` only: the others are the host's). */
+export function pinPaths(dir: string, kinds: readonly PinnedKind[] = PINNED_KINDS): Partial<NamespacePaths> {
+  return Object.fromEntries(kinds.map((k) => [k, path.join(dir, k)]));
 }
 
-/** Creates and pins fresh net, IPC and UTS namespaces under `dir`, with `hostname` set. */
-export async function pinNamespaces(dir: string, hostname: string): Promise<NamespacePaths> {
-  const p = pinPaths(dir);
+/**
+ * Creates and pins fresh namespaces of `kinds` (default net, IPC and UTS) under `dir`, with
+ * `hostname` set in a new UTS namespace. Kinds left out stay the host's: nothing is renamed.
+ */
+export async function pinNamespaces(dir: string, hostname: string, kinds: readonly PinnedKind[] = PINNED_KINDS): Promise<Partial<NamespacePaths>> {
+  const p = pinPaths(dir, kinds);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (!kinds.length) return p;
   // The bind-mount targets must exist as files.
-  await Promise.all(PINNED_KINDS.map((k) => fs.writeFile(p[k], '', { mode: 0o444 })));
-  await run('unshare', [`--net=${p.net}`, `--ipc=${p.ipc}`, `--uts=${p.uts}`, 'hostname', hostname]);
+  await Promise.all(kinds.map((k) => fs.writeFile(p[k]!, '', { mode: 0o444 })));
+  await run('unshare', [...kinds.map((k) => `--${k}=${p[k]}`), ...(kinds.includes('uts') ? ['hostname', hostname] : ['true'])]);
   return p;
 }
 
 /** Unmounts whichever of the pins are mounted, then removes `dir`. Safe to call twice. */
 export async function unpinNamespaces(dir: string, mounts?: Set<string>): Promise<void> {
   const mounted = mounts ?? (await mountPoints());
-  const targets = Object.values(pinPaths(dir)).filter((f) => mounted.has(f));
+  const targets = Object.values(pinPaths(dir)).filter((f): f is string => !!f && mounted.has(f));
   if (targets.length) await run('umount', targets);
   await fs.rm(dir, { recursive: true, force: true });
 }
 
 /** True when every pin of `dir` is a live mount. */
 export function pinsMounted(dir: string, mounts: Set<string>): boolean {
-  return Object.values(pinPaths(dir)).every((f) => mounts.has(f));
+  return Object.values(pinPaths(dir)).every((f) => !!f && mounts.has(f));
+}
+
+/** True when every namespace a sandbox pinned is still a live mount (none pinned: true). */
+export function namespacesMounted(ns: Partial<NamespacePaths>, mounts: Set<string>): boolean {
+  return Object.values(ns).every((f) => !f || mounts.has(f));
 }
 
 /** The mount points of this mount namespace (from /proc/self/mountinfo, unescaped). */

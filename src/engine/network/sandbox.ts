@@ -15,6 +15,7 @@
  * and releases. Removal marks `removing` with its owner the same way.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isENOENT } from '../../core/errors.js';
@@ -22,13 +23,13 @@ import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../lib/at
 import { withLock } from '../../lib/lock.js';
 import { Cni, type RuntimeConf } from './cni.js';
 import { loadNetwork } from './config.js';
-import { hostResolvConf, hostsFile, resolvConf, validHostname } from './files.js';
-import { mountPoints, pinNamespaces, pinPaths, pinsMounted, unpinNamespaces } from './netns.js';
+import { hostHostsFile, hostResolvConf, hostsFile, resolvConf, validHostname } from './files.js';
+import { mountPoints, namespacesMounted, pinNamespaces, pinPaths, unpinNamespaces } from './netns.js';
 import { assertPortsFree } from './ports.js';
 import { sweepIptables } from './iptables.js';
 import { ensureMasquerade, masqueradeOf } from './masquerade.js';
 import { currentOwner, ownerAlive } from './owner.js';
-import { LOOPBACK_NETWORK, POD_IFNAME, type CreateOptions, type SandboxManagerOptions, type SandboxRecord } from './types.js';
+import { LOOPBACK_NETWORK, POD_IFNAME, pinnedKinds, type CreateOptions, type SandboxManagerOptions, type SandboxRecord } from './types.js';
 
 export * from './types.js';
 
@@ -59,8 +60,11 @@ export class SandboxManager {
     const id = randomBytes(32).toString('hex');
     const name = opts.name ?? `pod-${id.slice(0, 12)}`;
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(name)) throw new InvalidArgumentError(`invalid pod name "${name}"`);
-    const hostname = opts.hostname ?? (validHostname(name) ? name : id.slice(0, 12));
+    const hostNet = !!opts.host?.network;
+    // The host's UTS namespace comes with its network: its hostname is the host's.
+    const hostname = hostNet ? os.hostname() : opts.hostname ?? (validHostname(name) ? name : id.slice(0, 12));
     if (!validHostname(hostname)) throw new InvalidArgumentError(`invalid hostname "${hostname}"`);
+    if (hostNet && opts.ports?.length) throw new InvalidArgumentError('cannot publish ports of a pod in the host\'s network: its containers bind host ports themselves');
     const network = await loadNetwork(this.root, this.opts.network);
     if (opts.ports?.length && !network.plugins.some((p) => p.capabilities?.portMappings)) {
       // Otherwise the ports would silently not be published.
@@ -69,7 +73,9 @@ export class SandboxManager {
     const dir = this.dir(id);
     const rec: SandboxRecord = {
       id, name, hostname, state: 'creating', createdAt: new Date().toISOString(), owner: await currentOwner(),
-      namespaces: pinPaths(this.runDir(id)),
+      namespaces: pinPaths(this.runDir(id), pinnedKinds(opts.host)),
+      ...(opts.host?.network || opts.host?.ipc ? { host: { ...opts.host } } : {}),
+      ...(opts.hostsHeader ? { hostsHeader: opts.hostsHeader } : {}),
       files: { hostname: path.join(dir, 'hostname'), hosts: path.join(dir, 'hosts'), resolvConf: path.join(dir, 'resolv.conf') },
       network, ports: opts.ports ?? [], labels: opts.labels ?? {}, dns: opts.dns, extraHosts: opts.extraHosts,
     };
@@ -89,29 +95,35 @@ export class SandboxManager {
     }
   }
 
-  /** Pins fresh namespaces, attaches them (CNI ADD), writes the files; saves the record `ready`. */
+  /**
+   * Pins fresh namespaces, attaches them (CNI ADD), writes the files; saves the record `ready`.
+   * A sandbox in the host's network is attached to nothing: its containers use the host's.
+   */
   private async attach(rec: SandboxRecord): Promise<SandboxRecord> {
-    const masq = masqueradeOf(rec.network);
-    await Promise.all([pinNamespaces(this.runDir(rec.id), rec.hostname), masq && ensureMasquerade(masq)]);
-    // Settle both before failing, so a teardown never races a still-running ADD.
-    const [main, lo] = await Promise.allSettled([
-      this.cni.add(rec.network, this.runtime(rec, rec.namespaces.net)),
-      this.cni.add(LOOPBACK_NETWORK, { containerId: rec.id, netns: rec.namespaces.net, ifName: 'lo' }),
-    ]);
-    if (main.status === 'rejected') throw main.reason;
-    if (lo.status === 'rejected') throw lo.reason;
-    const result = main.value;
-    const ip = result.ips?.find((a) => !a.address.includes(':')) ?? result.ips?.[0];
-    rec.ip = ip?.address.split('/')[0];
-    rec.gateway = ip?.gateway;
-    rec.mac = result.interfaces?.find((i) => i.name === POD_IFNAME && i.sandbox)?.mac;
-    rec.cniResult = result;
+    const masq = rec.host?.network ? undefined : masqueradeOf(rec.network);
+    await Promise.all([pinNamespaces(this.runDir(rec.id), rec.hostname, pinnedKinds(rec.host)), masq && ensureMasquerade(masq)]);
     const dns = { ...rec.dns };
-    if (!dns.servers?.length && result.dns?.nameservers?.length) dns.servers = result.dns.nameservers;
+    if (!rec.host?.network) {
+      // Settle both before failing, so a teardown never races a still-running ADD.
+      const [main, lo] = await Promise.allSettled([
+        this.cni.add(rec.network, this.runtime(rec, rec.namespaces.net!)),
+        this.cni.add(LOOPBACK_NETWORK, { containerId: rec.id, netns: rec.namespaces.net!, ifName: 'lo' }),
+      ]);
+      if (main.status === 'rejected') throw main.reason;
+      if (lo.status === 'rejected') throw lo.reason;
+      const result = main.value;
+      const ip = result.ips?.find((a) => !a.address.includes(':')) ?? result.ips?.[0];
+      rec.ip = ip?.address.split('/')[0];
+      rec.gateway = ip?.gateway;
+      rec.mac = result.interfaces?.find((i) => i.name === POD_IFNAME && i.sandbox)?.mac;
+      rec.cniResult = result;
+      if (!dns.servers?.length && result.dns?.nameservers?.length) dns.servers = result.dns.nameservers;
+    }
     const resolv = resolvConf(await hostResolvConf(), dns);
+    const hosts = rec.host?.network ? hostHostsFile(await fs.readFile('/etc/hosts', 'utf8').catch(() => ''), rec.extraHosts) : hostsFile(rec.hostname, rec.ip, rec.gateway, rec.extraHosts);
     await Promise.all([
       writeFileAtomic(rec.files.hostname, rec.hostname + '\n'),
-      writeFileAtomic(rec.files.hosts, hostsFile(rec.hostname, rec.ip, rec.gateway, rec.extraHosts)),
+      writeFileAtomic(rec.files.hosts, (rec.hostsHeader ? `${rec.hostsHeader.replace(/^#?\s*/, '# ')}\n` : '') + hosts),
       writeFileAtomic(rec.files.resolvConf, resolv),
     ]);
     rec.state = 'ready';
@@ -211,7 +223,11 @@ export class SandboxManager {
    */
   private async detach(rec: SandboxRecord, mounts?: Set<string>): Promise<void> {
     const m = mounts ?? (await mountPoints());
-    const netns = m.has(rec.namespaces.net) ? rec.namespaces.net : '';
+    if (rec.host?.network) {
+      await unpinNamespaces(this.runDir(rec.id), m);
+      return;
+    }
+    const netns = rec.namespaces.net && m.has(rec.namespaces.net) ? rec.namespaces.net : '';
     const cached = await this.cni.cached(rec.network.name, rec.id, POD_IFNAME);
     const dels = await Promise.allSettled([
       this.cni.del(rec.network, this.runtime(rec, netns)),
@@ -229,7 +245,8 @@ export class SandboxManager {
   async check(ref: string): Promise<void> {
     const rec = await this.get(ref);
     if (rec.state !== 'ready') throw new FailedPreconditionError(`pod ${rec.name} is ${rec.state}`);
-    await this.cni.check(rec.network, this.runtime(rec, rec.namespaces.net));
+    if (rec.host?.network) return; // attached to nothing
+    await this.cni.check(rec.network, this.runtime(rec, rec.namespaces.net!));
   }
 
   /** Finds a sandbox by full ID, unique ID prefix or name. */
@@ -280,7 +297,7 @@ export class SandboxManager {
 
   /** Whether a ready sandbox's namespaces are still pinned. */
   static alive(rec: SandboxRecord, mounts: Set<string>): boolean {
-    return rec.state === 'ready' && pinsMounted(path.dirname(rec.namespaces.net), mounts);
+    return rec.state === 'ready' && namespacesMounted(rec.namespaces, mounts);
   }
 
   /** The CNI arguments of a sandbox's pod-network attachment. */

@@ -4,7 +4,7 @@
 import type { CniResult } from './cni.js';
 import type { DefaultNetworkOptions, NetworkConfList } from './config.js';
 import type { DnsOptions } from './files.js';
-import type { NamespacePaths } from './netns.js';
+import type { NamespacePaths, PinnedKind } from './netns.js';
 import type { Owner } from './owner.js';
 import type { PortMapping } from './ports.js';
 
@@ -29,8 +29,10 @@ export interface SandboxRecord {
   createdAt: string;
   /** The process creating or removing the sandbox, while it does so. */
   owner?: Owner;
-  /** Pinned namespace files for containers to join. */
-  namespaces: NamespacePaths;
+  /** Pinned namespace files for containers to join (only the kinds not shared with the host). */
+  namespaces: Partial<NamespacePaths>;
+  /** Namespaces shared with the host instead of pinned: `network` (and with it UTS), `ipc`. */
+  host?: HostNamespaces;
   /** Files for containers to bind-mount at /etc/hostname, /etc/hosts, /etc/resolv.conf. */
   files: { hostname: string; hosts: string; resolvConf: string };
   /** The pod network (the conflist as used, so removal detaches from the same one). */
@@ -40,6 +42,7 @@ export interface SandboxRecord {
   /** As given to create, kept so that `start` writes the same files again. */
   dns?: DnsOptions;
   extraHosts?: string[];
+  hostsHeader?: string;
   /** Filled once attached. */
   ip?: string;
   gateway?: string;
@@ -47,10 +50,29 @@ export interface SandboxRecord {
   cniResult?: CniResult;
 }
 
+/** Which namespaces a sandbox shares with the host. */
+export interface HostNamespaces {
+  /**
+   * The host's network and UTS namespaces: no CNI attachment, no IP of its own, the host's
+   * hostname; /etc/hosts is the host's (with extraHosts), resolv.conf as for any sandbox.
+   */
+  network?: boolean;
+  ipc?: boolean;
+}
+
+/** The namespaces a sandbox pins (those it does not share with the host). */
+export function pinnedKinds(host: HostNamespaces | undefined): PinnedKind[] {
+  return [...(host?.network ? [] : ['net' as const]), ...(host?.ipc ? [] : ['ipc' as const]), ...(host?.network ? [] : ['uts' as const])];
+}
+
 /** What `create` accepts. */
 export interface CreateOptions {
   name?: string;
   hostname?: string;
+  /** Namespaces to share with the host (ports are then not published: there is nothing to map). */
+  host?: HostNamespaces;
+  /** A comment line /etc/hosts starts with (e.g. who manages the file). */
+  hostsHeader?: string;
   ports?: PortMapping[];
   dns?: DnsOptions;
   /** Extra /etc/hosts lines (`--add-host name:ip` becomes `ip\tname`). */

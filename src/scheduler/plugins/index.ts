@@ -8,9 +8,10 @@ import { resourcesFit, balancedAllocation } from './resources.js';
 import { interPodAffinity } from './interpod.js';
 import { podTopologySpread } from './spread.js';
 import { imageLocality } from './images.js';
+import { nodePorts } from './nodeports.js';
 
 /** Every plugin the scheduler runs by default. */
 export const DEFAULT_PLUGINS: Plugin[] = [
-  nodeUnschedulable, nodeName, taintToleration, nodeAffinity, resourcesFit, podTopologySpread, interPodAffinity,
+  nodeUnschedulable, nodeName, taintToleration, nodeAffinity, nodePorts, resourcesFit, podTopologySpread, interPodAffinity,
   balancedAllocation, imageLocality,
 ];
