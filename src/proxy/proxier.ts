@@ -122,7 +122,8 @@ export async function cleanupServiceRules(): Promise<void> {
   }
   const sections: string[] = [];
   for (const table of ['filter', 'nat'] as const) {
-    const chains = await skiffChains(table);
+    // SKIFF-MASQ-* belong to the pod networks (engine/network/masquerade.ts), which release them.
+    const chains = (await skiffChains(table)).filter((c) => !c.startsWith('SKIFF-MASQ-'));
     if (chains.length) sections.push(`*${table}`, ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT');
   }
   if (sections.length) await restore([...sections, ''].join('\n'));
