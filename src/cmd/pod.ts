@@ -13,7 +13,6 @@ import { InvalidArgumentError } from '../core/errors.js';
 import type { SandboxManager, SandboxRecord } from '../engine/network/sandbox.js';
 import { formatPortMapping, parsePortSpecs } from '../engine/network/ports.js';
 import { mountPoints, namespacesMounted } from '../engine/network/netns.js';
-import path from 'node:path';
 
 /**
  * Opens the sandboxes of the command's data root after the quick recovery pass. The engine
