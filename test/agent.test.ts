@@ -54,6 +54,7 @@ after(async () => {
   if (root) {
     for (const c of await agent.engine.list()) await agent.engine.remove(c.id, { force: true }).catch(() => {});
     for (const s of await agent.sandboxes.list()) await agent.sandboxes.remove(s.id, { force: true }).catch(() => {});
+    await agent.cgroups?.removeAll();
     await exec('ip', ['link', 'del', NETWORK.bridge]).catch(() => {});
     await fs.rm(root, { recursive: true, force: true });
   }

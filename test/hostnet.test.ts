@@ -231,7 +231,7 @@ test('pod cgroups: the QoS hierarchy, containers under the pod, summed limits; r
   // Deleted: the pod cgroups go from every hierarchy.
   const r = await kubectl(['delete', 'pod', 'guaranteed', 'burstable', '--wait=true', '--timeout=60s']);
   assert.equal(r.code, 0, r.stderr);
-  for (const cg of [g, b]) for (const ctl of ['memory', 'cpu', 'cpuacct', 'pids', 'cpuset', 'blkio', 'devices', 'freezer']) assert.equal(await exists(cgDir(ctl, cg)), false, `${ctl} ${cg}`);
+  for (const cg of [g, b]) for (const ctl of ['memory', 'cpu', 'cpuacct', 'pids', 'cpuset', 'blkio', 'devices', 'freezer', 'systemd', 'unified']) assert.equal(await exists(cgDir(ctl, cg)), false, `${ctl} ${cg}`);
   assert.ok(await exists(cgDir('memory', be)), 'the other pod\'s cgroup stays');
 
   // A pod cgroup no pod owns (a crash between a pod's removal and its cgroup's) goes at the next start.
@@ -248,5 +248,5 @@ test('pod cgroups: the QoS hierarchy, containers under the pod, summed limits; r
   const down = await skiff(root, ['down']);
   assert.equal(down.code, 0, down.stderr);
   proc = undefined;
-  for (const ctl of ['memory', 'cpu', 'pids']) assert.equal(await exists(cgDir(ctl, cgRoot)), false, `${ctl} ${cgRoot} after skiff down`);
+  for (const ctl of ['memory', 'cpu', 'pids', 'cpuset', 'unified']) assert.equal(await exists(cgDir(ctl, cgRoot)), false, `${ctl} ${cgRoot} after skiff down`);
 });

@@ -162,6 +162,8 @@ export class NodeAgent {
     this.probes.stop();
     this.volumes.stop();
     await this.pods.stop();
+    // Empty pod and QoS cgroups go; those of running containers stay for the next start.
+    await this.cgroups?.removeAll().catch(() => {});
     await this.recorder.flush();
   }
 }

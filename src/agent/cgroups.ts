@@ -141,7 +141,11 @@ export class PodCgroups {
     return out;
   }
 
-  /** Removes the whole hierarchy (`skiff down`: no container is left in it). */
+  /**
+   * Removes the hierarchy: every cgroup of it that is empty, deepest first (those holding
+   * processes stay, with their parents); true when all went. `skiff down` (nothing runs any
+   * more) and the agent's stop (running pods keep theirs; the next start makes the rest again).
+   */
   async removeAll(): Promise<boolean> {
     this.qosReady = false;
     return this.ops.removeTree(this.root);

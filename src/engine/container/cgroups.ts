@@ -171,8 +171,11 @@ export async function cgroupPids(cg: string): Promise<number[]> {
   }
 }
 
-/** The v1 hierarchies runc may make a cgroup in (those mounted here are used). */
-const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'blkio', 'cpuset', 'devices', 'freezer', 'net_cls', 'perf_event', 'hugetlb', 'net_prio', 'rdma', 'misc', 'systemd'];
+/**
+ * The v1 hierarchies runc may make a cgroup in (those mounted here are used), and in hybrid
+ * mode the (controller-less) v2 one at `unified`, where runc makes it too.
+ */
+const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'blkio', 'cpuset', 'devices', 'freezer', 'net_cls', 'perf_event', 'hugetlb', 'net_prio', 'rdma', 'misc', 'systemd', 'unified'];
 
 /** Every directory a cgroup path has (one per v1 hierarchy; one on v2), for leak checks and cleanup. */
 export function cgroupDirs(cg: string): string[] {
