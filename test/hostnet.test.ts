@@ -3,8 +3,9 @@
  * portmap, iptables, cgroups) with the real kubectl 1.33:
  * - a hostNetwork pod (busybox httpd on a free port) answers on 127.0.0.1, reports the node's
  *   IP as its podIP, has the host's hostname and network, IPC and PID namespaces (hostIPC,
- *   hostPID), the kubelet's host-network /etc/hosts and resolv.conf per dnsPolicy; its ports
- *   default to host ports; hostPort != containerPort is refused with 422;
+ *   hostPID), the kubelet's host-network /etc/hosts and resolv.conf per dnsPolicy, is reached
+ *   by kubectl port-forward; its ports default to host ports; hostPort != containerPort is
+ *   refused with 422;
  * - a hostPort pod answers on the host port through the portmap plugin; a second pod asking
  *   for the same host port stays Pending with a FailedScheduling event until the first goes;
  *   after deletion the port is released and no CNI-HOSTPORT rule is left;
@@ -18,7 +19,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ensureBusyboxImage, skiff } from './helpers/images.js';
 import { skiffUp, skiffUpCleanup } from './helpers/up.js';
@@ -146,6 +147,18 @@ test('a hostNetwork pod listens on the host, has the node\'s IP and hostname, th
   const own = (await exec('hostdns', 'for n in pid ipc; do readlink /proc/self/ns/$n; done')).trim().split('\n');
   assert.notEqual(own[0], mine[3]);
   assert.notEqual(own[1], mine[2]);
+
+  // kubectl port-forward reaches it in the node's own network namespace.
+  const local = await freePort();
+  const pf = spawn(kubectlBin('1.33'), ['port-forward', 'pod/hostweb', `${local}:${port}`], { env: { ...process.env, KUBECONFIG: path.join(root, 'kubeconfig.yaml'), HOME: root }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    pf.stdout!.on('data', (d) => { out += d; });
+    await until('kubectl port-forward listening', async () => out.includes(`Forwarding from 127.0.0.1:${local} -> ${port}`));
+    assert.equal(await get(local), 'from-host-network', 'through kubectl port-forward');
+  } finally {
+    pf.kill();
+  }
 
   // hostPort must equal containerPort under hostNetwork (422 with the field).
   const bad = await kubectl(['apply', '-f', '-'], JSON.stringify(pod('badhost', { hostNetwork: true, containers: [container({ command: ['true'], ports: [{ containerPort: 80, hostPort: 8080 }] })] })));
