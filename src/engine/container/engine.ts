@@ -28,7 +28,8 @@ import { type RuntimeChoice, chooseRuntime, cleanRuntimeError, runtimeCmd, runti
 import { type ContainerRecord, ContainerPaths, listIds, readRecord, writeRecord } from './state.js';
 import { cgroupPids, oomKills, readStats, removeCgroups, type CgroupStats } from './cgroups.js';
 import { randomName } from './names.js';
-import { type StdioStreams, attachConmon, runTerminal } from './stdio.js';
+// stdio.ts loads node-pty and node-unix-socket (native addons, ~10 ms): only exec and attach need it.
+import type { StdioStreams } from './stdio.js';
 
 const exec = promisify(execFile);
 
@@ -514,6 +515,7 @@ export class ContainerEngine {
     const args = await this.execArgs(rec.id, { ...e, tty: true, env: ['TERM=xterm', ...(e.env ?? [])] });
     const errFile = path.join(this.paths(rec.id).dir, `exec-${randomBytes(6).toString('hex')}.err`);
     try {
+      const { runTerminal } = await import('./stdio.js');
       const { code } = await runTerminal('/bin/sh', ['-c', 'exec "$0" "$@" 2>"$SKIFF_EXEC_STDERR"', this.runtime.path, ...args], io,
         { ...process.env, SKIFF_EXEC_STDERR: errFile });
       const err = await fs.readFile(errFile, 'utf8').catch(() => '');
@@ -535,6 +537,7 @@ export class ContainerEngine {
     if (!rec.conmonPid) throw new FailedPreconditionError(`container ${rec.name} runs in the foreground of another process; it cannot be attached to`);
     const o = rec.options;
     const terminal = o.tty && rec.pid ? await terminalOf(rec.pid) : undefined;
+    const { attachConmon } = await import('./stdio.js');
     await attachConmon({ socket: path.join(this.attachDir(rec.id), 'attach'), terminal }, io,
       { endWithInput: !!o.stdin && !o.stdinOnce && !opts.tty });
   }
