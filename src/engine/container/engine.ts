@@ -164,22 +164,30 @@ export class ContainerEngine {
         if (!(st.mode & 0o001)) await fs.chmod(d, (st.mode & 0o7777) | 0o011);
       }
     }
-    const m = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rec.lowerDirs.join(':')},upperdir=${p.upper},workdir=${p.work}`, p.rootfs]);
-    if (m.code !== 0) throw new Error(`mount: ${m.stderr.trim() || `exit status ${m.code}`}`);
+    // The overlay mount (a process) runs while the files outside the rootfs are written; it
+    // is awaited even when those fail, so the cleanup that follows finds it and unmounts it.
+    const mounted = runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rec.lowerDirs.join(':')},upperdir=${p.upper},workdir=${p.work}`, p.rootfs])
+      .catch((err: Error) => ({ code: -1, stderr: err.message }));
     const hostname = o.hostname ?? (o.network === 'host' ? os.hostname() : rec.id.slice(0, 12));
-    let etcFiles = o.etcFiles;
-    if (!etcFiles) {
+    const outside = async () => {
+      for (const m of o.mounts ?? []) {
+        if (!existsSync(m.source)) await fs.mkdir(m.source, { recursive: true });
+      }
+      if (o.etcFiles) return o.etcFiles;
       // Without a pod sandbox, the container gets its own copies, as Docker writes them.
       const hosts = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${o.network === 'host' ? '' : `127.0.1.1\t${hostname}\n`}`;
-      const resolv = await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-      await fs.writeFile(path.join(p.etc, 'hosts'), o.network === 'host' ? await fs.readFile('/etc/hosts', 'utf8').catch(() => hosts) : hosts);
-      await fs.writeFile(path.join(p.etc, 'resolv.conf'), resolv);
-      await fs.writeFile(path.join(p.etc, 'hostname'), hostname + '\n');
-      etcFiles = { hosts: path.join(p.etc, 'hosts'), resolvConf: path.join(p.etc, 'resolv.conf'), hostname: path.join(p.etc, 'hostname') };
-    }
-    for (const m of o.mounts ?? []) {
-      if (!existsSync(m.source)) await fs.mkdir(m.source, { recursive: true });
-    }
+      const [resolv, hostHosts] = await Promise.all([
+        fs.readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
+        o.network === 'host' ? fs.readFile('/etc/hosts', 'utf8').catch(() => hosts) : hosts,
+      ]);
+      const files = { hosts: path.join(p.etc, 'hosts'), resolvConf: path.join(p.etc, 'resolv.conf'), hostname: path.join(p.etc, 'hostname') };
+      await Promise.all([fs.writeFile(files.hosts, hostHosts), fs.writeFile(files.resolvConf, resolv), fs.writeFile(files.hostname, hostname + '\n')]);
+      return files;
+    };
+    const [etc, m, nofile] = await Promise.allSettled([outside(), mounted, hardNofile()]);
+    if (m.status === 'fulfilled' && m.value.code !== 0) throw new Error(`mount: ${m.value.stderr.trim() || `exit status ${m.value.code}`}`);
+    if (etc.status === 'rejected') throw etc.reason;
+    const etcFiles = etc.value;
     // Mount points made here, as real root: a user-namespaced container's root could not
     // create them in image directories that belong to the real root.
     await fs.mkdir(path.join(p.rootfs, 'etc'), { recursive: true });
@@ -197,7 +205,7 @@ export class ContainerEngine {
         throw new InvalidArgumentError(`invalid seccomp profile ${o.seccomp}: ${(err as Error).message}`);
       }
     }
-    const spec = buildSpec({ ...o, etcFiles }, { id: rec.id, rootfs: p.rootfs, hostname, image, user, nofile: Math.min(1048576, await hardNofile()), seccompProfile });
+    const spec = buildSpec({ ...o, etcFiles }, { id: rec.id, rootfs: p.rootfs, hostname, image, user, nofile: Math.min(1048576, nofile.status === 'fulfilled' ? nofile.value : 1024), seccompProfile });
     await fs.writeFile(path.join(p.bundle, 'config.json'), JSON.stringify(spec));
   }
 
