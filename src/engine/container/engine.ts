@@ -329,6 +329,7 @@ export class ContainerEngine {
    */
   async finalize(id: string): Promise<ContainerRecord | undefined> {
     const p = this.paths(id);
+    let removed = false;
     const out = await withLock(p.dir, async () => {
       const rec = await readRecord(p);
       if (!rec || rec.status === 'exited') return rec;
@@ -343,12 +344,27 @@ export class ContainerEngine {
       rec.status = 'exited';
       rec.finishedAt = new Date().toISOString();
       delete rec.pid;
+      const owned = rec.ownerPid && rec.ownerPid !== process.pid && alive(rec.ownerPid);
+      if (rec.options.autoRemove && !owned) {
+        // --rm: removed in this same locked step. The record says first that the removal
+        // began, so a crash part-way leaves one that recover() finishes.
+        await writeRecord(p, { ...rec, error: 'removing' });
+        // A failure is retried below through remove() (and else by recover()).
+        removed = await this.teardown(rec, { released: false, exited: true }).then(() => true, () => false);
+        return rec;
+      }
       // runc delete (which removes the cgroups) and the unmount are independent.
       await Promise.all([this.rt(['delete', '--force', id]).catch(() => {}), unmount(p.rootfs)]);
       await removeCgroups(id);
       await writeRecord(p, rec);
       return rec;
     });
+    if (removed) {
+      await this.afterRemoval(out!);
+      return out;
+    }
+    // Exited before (recorded by another process), or the removal above failed: the
+    // autoRemove is still to do.
     const owned = out?.ownerPid && out.ownerPid !== process.pid && alive(out.ownerPid);
     if (out?.status === 'exited' && out.options.autoRemove && !owned) await this.remove(id, { force: true }).catch(() => {});
     return out;
@@ -407,16 +423,34 @@ export class ContainerEngine {
         cur.error = 'removing';
         await writeRecord(p, cur).catch(() => {});
       }
-      if (!released) await this.rt(['delete', '--force', rec.id]).catch(() => {});
-      if (rec.conmonPid && alive(rec.conmonPid)) {
-        // conmon leaves once the container is gone; give it a moment.
-        for (let i = 0; i < 50 && alive(rec.conmonPid); i++) await new Promise((r) => setTimeout(r, 20));
-      }
-      if (!released) await unmount(p.rootfs);
-      await removeCgroups(rec.id);
-      await fs.rm(p.dir, { recursive: true, force: true });
+      await this.teardown(rec, { released, exited: false });
     });
-    await fs.rm(`${p.dir}.lock`, { recursive: true, force: true }).catch(() => {});
+    await this.afterRemoval(rec);
+  }
+
+  /**
+   * Releases a container's runtime state and mount (unless `released`), cgroups and
+   * directory; its lock is held. When its process has `exited`, the runtime's delete and the
+   * unmount run side by side; otherwise the delete kills it first.
+   */
+  private async teardown(rec: ContainerRecord, o: { released: boolean; exited: boolean }): Promise<void> {
+    const p = this.paths(rec.id);
+    const del = () => this.rt(['delete', '--force', rec.id]).catch(() => {});
+    if (!o.released) {
+      if (o.exited) await Promise.all([del(), unmount(p.rootfs)]);
+      else await del();
+    }
+    if (rec.conmonPid && alive(rec.conmonPid)) {
+      // conmon leaves once the container is gone; give it a moment.
+      for (let i = 0; i < 50 && alive(rec.conmonPid); i++) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (!o.released && !o.exited) await unmount(p.rootfs);
+    await removeCgroups(rec.id);
+    await fs.rm(p.dir, { recursive: true, force: true });
+  }
+
+  private async afterRemoval(rec: ContainerRecord): Promise<void> {
+    await fs.rm(`${this.paths(rec.id).dir}.lock`, { recursive: true, force: true }).catch(() => {});
     await this.opts.onRemoved?.(rec);
   }
 
