@@ -40,12 +40,14 @@ test('another process holding the lock keeps this one out until it lets go', asy
   const other = spawn(process.execPath, ['--input-type=module', '-e',
     `const { withLock } = await import(${JSON.stringify(lockUrl)}); await withLock(${JSON.stringify(file)}, async () => { console.log('held'); await new Promise((r) => setTimeout(r, 300)); console.log('released'); });`],
   { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Listened for at once: the other process may exit before this one gets the lock.
+  const exited = new Promise((r) => other.once('exit', r));
   let out = '';
   await new Promise<void>((r) => other.stdout.on('data', (d) => { out += d; if (out.includes('held')) r(); }));
   await withLock(file, async () => {
     assert.match(out, /released/, 'entered only after the other process released it');
   });
-  await new Promise((r) => other.once('exit', r));
+  await exited;
   await fs.rm(dir, { recursive: true, force: true });
 });
 
