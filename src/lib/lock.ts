@@ -43,7 +43,6 @@ export async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T
     await fs.mkdir(parentDir(file), { recursive: true });
     await acquire(dir);
     held.set(dir, (await fs.stat(dir)).mtimeMs);
-    guardExit();
     const refresh = setInterval(() => void touch(dir), REFRESH_MS);
     refresh.unref(); // a held lock must not keep the process alive; exit removes it
     try {
@@ -107,12 +106,14 @@ async function release(dir: string): Promise<void> {
   if (st?.mtimeMs === mine) await fs.rmdir(dir).catch(() => {});
 }
 
-let guarded = false;
-
-/** Removes held locks at exit, and on the signals that would end the process without an exit event. */
+/**
+ * Removes held locks at exit, and on the signals that would end the process without an exit
+ * event. Installed when this module loads, as signal-exit did for proper-lockfile: its signal
+ * listeners come before those a command adds later (`skiff up` stops gracefully on SIGTERM and
+ * removes its listener while the signal is being delivered), so "no other listener" reliably
+ * means the signal's default action, ending the process, is due.
+ */
 function guardExit(): void {
-  if (guarded) return;
-  guarded = true;
   const releaseAll = () => {
     for (const [dir, mine] of held) {
       try {
@@ -126,8 +127,8 @@ function guardExit(): void {
   process.on('exit', releaseAll);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const onSignal = () => {
-      // Only when nothing else handles the signal (then it would end the process): release,
-      // then end the process by the same signal, as its default action would have.
+      // Only when nothing else handles the signal: release, then end the process by the same
+      // signal, as its default action would have.
       if (process.listenerCount(sig) > 1) return;
       releaseAll();
       process.off(sig, onSignal);
@@ -136,6 +137,8 @@ function guardExit(): void {
     process.on(sig, onSignal);
   }
 }
+
+guardExit();
 
 function parentDir(file: string): string {
   const i = file.lastIndexOf('/');
