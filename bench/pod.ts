@@ -16,12 +16,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { SandboxManager } from '../src/engine/network/sandbox.js';
 import { confDir, defaultConfList } from '../src/engine/network/config.js';
+import { releaseMasquerade } from '../src/engine/network/masquerade.js';
 import { writeJsonAtomic } from '../src/lib/atomic.js';
 import { SKIFF } from '../test/helpers/images.js';
 
 const exec = promisify(execFile);
 const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 10;
 const BRIDGE = 'skbench0';
+const SUBNET = '10.89.239.0/24';
 const PORT = 18380;
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'skiff-bench-pod-'));
   const root = path.join(work, 'skiff');
   await fs.mkdir(confDir(root), { recursive: true });
-  await writeJsonAtomic(path.join(confDir(root), '10-bench.conflist'), defaultConfList(root, { bridge: BRIDGE, subnet: '10.89.239.0/24', name: BRIDGE }));
+  await writeJsonAtomic(path.join(confDir(root), '10-bench.conflist'), defaultConfList(root, { bridge: BRIDGE, subnet: SUBNET, name: BRIDGE }));
   const pr = path.join(work, 'podman');
   const podman = (...args: string[]) => exec('podman', ['--root', `${pr}/root`, '--runroot', `${pr}/run`, '--runtime', 'runc', ...args], { env });
   const env = { ...process.env };
@@ -98,6 +100,8 @@ async function main(): Promise<void> {
     await podman('system', 'reset', '-f').catch(() => {});
     await exec('umount', ['-R', `${pr}/root/overlay`]).catch(() => {});
     await exec('ip', ['link', 'del', BRIDGE]).catch(() => {});
+    // The bridge's masquerade rules (POSTROUTING jump and chain) go with it.
+    await releaseMasquerade({ bridge: BRIDGE, subnet: SUBNET }).catch(() => {});
     if (!hadPodman0) await exec('ip', ['link', 'del', 'podman0']).catch(() => {});
     await fs.rm(work, { recursive: true, force: true });
   }

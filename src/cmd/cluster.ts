@@ -2,7 +2,6 @@
  * Cluster commands: `skiff kubectl ...` runs the kubectl on PATH against this data root's
  * cluster (its admin kubeconfig), passing every argument and the exit status through.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ export function register(program: Command): void {
     .action(action(async (args: string[], _opts: unknown, cmd: Command) => {
       const kubeconfig = path.join(rootOf(cmd), 'kubeconfig.yaml');
       if (!existsSync(kubeconfig)) throw new ExitError(`no cluster at ${rootOf(cmd)}: ${kubeconfig} does not exist (start one with skiff server)`);
+      const { spawn } = await import('node:child_process');
       const child = spawn(process.env.SKIFF_KUBECTL ?? 'kubectl', args, { stdio: 'inherit', env: { ...process.env, KUBECONFIG: kubeconfig } });
       const code = await new Promise<number>((resolve, reject) => {
         child.once('error', (err) => reject(new ExitError(`cannot run kubectl: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found on PATH' : err.message}`, 127)));

@@ -4,11 +4,19 @@
  */
 import type { Command } from 'commander';
 import { action, rootOf } from './context.js';
-import { openImageStore } from './engine.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseReference, familiarName } from '../engine/image/reference.js';
-import { shortId, type ImageRecord, type ImageStore } from '../engine/image/store.js';
+import type { ImageRecord, ImageStore } from '../engine/image/store.js';
 import { formatTable, humanSize, timeAgo } from './format.js';
+
+/**
+ * The image store of the command's data root. Imported when an image command runs, not at
+ * start-up: every other `skiff` command would pay for loading it.
+ */
+async function storeOf(c: Command): Promise<ImageStore> {
+  const { openImageStore } = await import('./engine.js');
+  return openImageStore(rootOf(c));
+}
 
 /** Registers the image subcommands. */
 export function register(program: Command): void {
@@ -20,7 +28,7 @@ export function register(program: Command): void {
     .option('--digests', 'show digests')
     .option('--no-trunc', 'do not truncate IDs')
     .action(action(async (opts: { quiet?: boolean; all?: boolean; digests?: boolean; trunc?: boolean }, c: Command) => {
-      await listImages(openImageStore(rootOf(c)), opts);
+      await listImages(await storeOf(c), opts);
     }));
   ls(program.command('images').description('list images'));
   ls(image.command('ls').alias('list').description('list images'));
@@ -29,7 +37,7 @@ export function register(program: Command): void {
     .argument('<source>', 'image name or ID')
     .argument('<target>', 'new name')
     .action(action(async (src: string, dst: string, _o: unknown, c: Command) => {
-      const store = openImageStore(rootOf(c));
+      const store = await storeOf(c);
       const rec = await store.get(src);
       await store.tag(dst, rec.target);
     }));
@@ -40,7 +48,7 @@ export function register(program: Command): void {
     .argument('<image...>', 'image names or IDs')
     .option('-f, --force', 'remove even when a container uses it')
     .action(action(async (names: string[], opts: { force?: boolean }, c: Command) => {
-      const store = openImageStore(rootOf(c));
+      const store = await storeOf(c);
       let failed = 0;
       for (const n of names) {
         try {
@@ -64,7 +72,7 @@ export function register(program: Command): void {
     .action(action(async (src: string, name: string, opts: { change: string[]; message?: string }, c: Command) => {
       parseReference(name);
       const { importRootfs } = await import('../engine/image/import.js');
-      const rec = await importRootfs(openImageStore(rootOf(c)), src, name, { changes: opts.change, message: opts.message });
+      const rec = await importRootfs(await storeOf(c), src, name, { changes: opts.change, message: opts.message });
       console.log(rec.id);
     }));
 
@@ -75,7 +83,7 @@ export function register(program: Command): void {
     .action(action(async (opts: { input?: string; quiet?: boolean }, c: Command) => {
       if (!opts.input && process.stdin.isTTY) throw new InvalidArgumentError('no input: use -i FILE or pipe a tar to stdin');
       const { loadImages } = await import('../engine/image/archive.js');
-      const res = await loadImages(openImageStore(rootOf(c)), opts.input ?? process.stdin);
+      const res = await loadImages(await storeOf(c), opts.input ?? process.stdin);
       if (opts.quiet) return;
       for (const r of res.tagged) console.log(`Loaded image: ${displayName(r)}`);
       for (const id of res.untagged) console.log(`Loaded image ID: ${id}`);
@@ -92,7 +100,7 @@ export function register(program: Command): void {
       if (opts.format === 'oci-dir' && !opts.output) throw new InvalidArgumentError('--format oci-dir needs -o DIR');
       if (!opts.output && process.stdout.isTTY) throw new InvalidArgumentError('refusing to write an archive to a terminal: use -o FILE');
       const { saveImages } = await import('../engine/image/archive.js');
-      await saveImages(openImageStore(rootOf(c)), names, opts.output ?? process.stdout, { directory: opts.format === 'oci-dir' });
+      await saveImages(await storeOf(c), names, opts.output ?? process.stdout, { directory: opts.format === 'oci-dir' });
     }));
   save(image.command('save').description('save images to a tar archive'));
   save(program.command('save').description('save images (same as image save)'));
@@ -101,7 +109,7 @@ export function register(program: Command): void {
     .description('show images in detail (JSON)')
     .argument('<image...>')
     .action(action(async (names: string[], _o: unknown, c: Command) => {
-      const store = openImageStore(rootOf(c));
+      const store = await storeOf(c);
       const out = [];
       for (const n of names) out.push(await inspect(store, n));
       console.log(JSON.stringify(out, null, 2));
@@ -112,8 +120,9 @@ export function register(program: Command): void {
     .argument('<image>')
     .option('--no-trunc', 'do not truncate output')
     .action(action(async (name: string, opts: { trunc?: boolean }, c: Command) => {
-      const store = openImageStore(rootOf(c));
+      const store = await storeOf(c);
       const img = await store.resolve(await store.get(name));
+      const { shortId } = await import('../engine/image/store.js');
       const hist = [...(img.config.history ?? [])].reverse();
       const layers = [...img.manifest.layers].reverse();
       let li = 0;
@@ -128,7 +137,7 @@ export function register(program: Command): void {
   image.command('prune').alias('gc')
     .description('remove unreferenced blobs, snapshots and dangling images')
     .action(action(async (_o: unknown, c: Command) => {
-      const r = await openImageStore(rootOf(c)).gc();
+      const r = await (await storeOf(c)).gc();
       console.log(`Removed ${r.blobs} blobs and ${r.snapshots} snapshots; reclaimed ${humanSize(r.bytes)}`);
     }));
 }
@@ -143,6 +152,7 @@ function displayName(r: ImageRecord): string {
 }
 
 async function listImages(store: ImageStore, opts: { quiet?: boolean; all?: boolean; digests?: boolean; trunc?: boolean }): Promise<void> {
+  const { shortId } = await import('../engine/image/store.js');
   const recs = (await store.list()).filter((r) => opts.all || r.name !== '');
   if (opts.quiet) {
     const seen = new Set<string>();

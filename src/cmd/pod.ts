@@ -11,8 +11,6 @@ import { action, rootOf } from './context.js';
 import { formatTable, timeAgo } from './format.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import type { SandboxManager, SandboxRecord } from '../engine/network/sandbox.js';
-import { formatPortMapping, parsePortSpecs } from '../engine/network/ports.js';
-import { mountPoints, namespacesMounted } from '../engine/network/netns.js';
 
 /**
  * Opens the sandboxes of the command's data root after the quick recovery pass. The engine
@@ -40,6 +38,7 @@ export function register(program: Command): void {
     .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
     .action(action(async (opts: CreateFlags, c: Command) => {
+      const { parsePortSpecs } = await import('../engine/network/ports.js');
       const ports = parsePortSpecs(opts.publish);
       const extraHosts = opts.addHost.map(parseAddHost);
       const labels = Object.fromEntries(opts.label.map(parseLabel));
@@ -57,14 +56,22 @@ export function register(program: Command): void {
     .action(action(async (opts: { quiet?: boolean; trunc?: boolean }, c: Command) => {
       const mgr = await open(c);
       const recs = await mgr.list();
+      const [{ formatPortMapping }, { mountPoints, namespacesMounted }] = await Promise.all([
+        import('../engine/network/ports.js'), import('../engine/network/netns.js'),
+      ]);
       const mounts = await mountPoints();
+      const status = (r: SandboxRecord): string => {
+        // Host-network sandboxes pin only some namespaces: check the ones they have.
+        if (r.state === 'ready') return namespacesMounted(r.namespaces, mounts) ? 'Running' : 'Dead';
+        return r.state[0].toUpperCase() + r.state.slice(1);
+      };
       const id = (r: SandboxRecord) => (opts.trunc === false ? r.id : r.id.slice(0, 12));
       if (opts.quiet) {
         for (const r of recs) console.log(id(r));
         return;
       }
       console.log(formatTable(['POD ID', 'NAME', 'STATUS', 'CREATED', 'IP', 'PORTS'], recs.map((r) => [
-        id(r), r.name, status(r, mounts), timeAgo(r.createdAt), r.ip ?? '', r.ports.map(formatPortMapping).join(', '),
+        id(r), r.name, status(r), timeAgo(r.createdAt), r.ip ?? '', r.ports.map(formatPortMapping).join(', '),
       ])));
     }));
   ps(pod.command('ps').description('list pods'));
@@ -149,11 +156,6 @@ interface CreateFlags {
   dnsOption: string[];
   addHost: string[];
   label: string[];
-}
-
-function status(r: SandboxRecord, mounts: Set<string>): string {
-  if (r.state === 'ready') return namespacesMounted(r.namespaces, mounts) ? 'Running' : 'Dead';
-  return r.state[0].toUpperCase() + r.state.slice(1);
 }
 
 function collect(v: string, prev: string[]): string[] {

@@ -3,20 +3,23 @@
  */
 import type { Command } from 'commander';
 import { action, rootOf } from './context.js';
-import { openImageStore } from './engine.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { parseReference, familiarName } from '../engine/image/reference.js';
-import { parsePlatform } from '../engine/image/manifest.js';
-import { loadCredentials, saveCredentials } from '../engine/image/registry/auth.js';
 
-// The HTTP client (undici) costs ~150 ms to load: only the commands that talk to a
-// registry load it, so every other skiff command starts without it.
+// The HTTP client (undici) costs ~150 ms to load, the image store and the credentials file
+// (locks, atomic writes) more: only the commands that use them load them, when they run.
 const registryModules = async () => {
   const [client, progress, pullM, pushM] = await Promise.all([
     import('../engine/image/registry/client.js'), import('../engine/image/registry/progress.js'),
     import('../engine/image/registry/pull.js'), import('../engine/image/registry/push.js'),
   ]);
-  return { RegistryClient: client.RegistryClient, progressFor: progress.progressFor, pull: pullM.pull, push: pushM.push };
+  return { RegistryClient: client.RegistryClient, progressFor: progress.progressFor, pull: pullM.pull, push: pushM.push, ...(await storeModules()) };
+};
+const storeModules = async () => {
+  const [engine, auth, manifest] = await Promise.all([
+    import('./engine.js'), import('../engine/image/registry/auth.js'), import('../engine/image/manifest.js'),
+  ]);
+  return { openImageStore: engine.openImageStore, loadCredentials: auth.loadCredentials, saveCredentials: auth.saveCredentials, parsePlatform: manifest.parsePlatform };
 };
 
 interface TransportOpts { tlsVerify?: boolean; insecureRegistry?: boolean; quiet?: boolean }
@@ -31,7 +34,7 @@ export function register(program: Command): void {
     .option('--tls-verify <bool>', 'require HTTPS and verify certificates (default true; loopback registries may use HTTP)', parseBool)
     .option('--insecure-registry', 'allow plain HTTP or unverified TLS for this registry')
     .action(action(async (name: string, opts: TransportOpts & { platform?: string }, c: Command) => {
-      const { pull, progressFor } = await registryModules();
+      const { pull, progressFor, openImageStore, loadCredentials, parsePlatform } = await registryModules();
       const root = rootOf(c);
       const ref = parseReference(name);
       const store = openImageStore(root);
@@ -52,7 +55,7 @@ export function register(program: Command): void {
     .option('--tls-verify <bool>', 'require HTTPS and verify certificates', parseBool)
     .option('--insecure-registry', 'allow plain HTTP or unverified TLS for this registry')
     .action(action(async (src: string, dst: string | undefined, opts: TransportOpts, c: Command) => {
-      const { push, progressFor } = await registryModules();
+      const { push, progressFor, openImageStore, loadCredentials } = await registryModules();
       const root = rootOf(c);
       const store = openImageStore(root);
       const target = parseReference(dst ?? ((await store.get(src)).name || src));
@@ -82,7 +85,7 @@ export function register(program: Command): void {
         password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
       }
       if (!password) throw new InvalidArgumentError('login needs --password or --password-stdin');
-      const { RegistryClient } = await registryModules();
+      const { RegistryClient, saveCredentials } = await registryModules();
       const creds = { username: opts.username, password };
       const client = new RegistryClient(host, { credentials: creds, insecure: insecure(opts) });
       // /v2/ answers 401 to anonymous requests on a protected registry; with the credentials
@@ -97,6 +100,7 @@ export function register(program: Command): void {
     .description('remove stored credentials for a registry')
     .argument('<registry>')
     .action(action(async (host: string, _o: unknown, c: Command) => {
+      const { saveCredentials } = await storeModules();
       const had = await saveCredentials(rootOf(c), host, undefined);
       if (!had) throw new InvalidArgumentError(`not logged in to ${host}`);
       console.log(`Removed login credentials for ${host}`);

@@ -1,23 +1,17 @@
 #!/usr/bin/env node
 /**
  * The `skiff` command: the composition root for every CLI subcommand. Each subcommand lives in
- * its own module under src/cmd/ and exports `register(program)`; this file only lists them.
+ * its own module under src/cmd/ and exports `register(program)`; commands.ts lists them and
+ * loads only the one this command line runs.
  */
-import { Command, CommanderError } from 'commander';
-import { commands } from './commands.js';
+import { CommanderError } from 'commander';
+import { registerFor, rootProgram } from './commands.js';
 import { reportError } from './context.js';
 
-const program = new Command('skiff')
-  .description('Skiff: a lightweight Kubernetes-compatible container platform')
-  .version('0.1.0')
-  .option('--root <dir>', 'data root (default: $SKIFF_ROOT or /var/lib/skiff)')
-  .enablePositionalOptions()
-  .showSuggestionAfterError()
-  .exitOverride();
-
-for (const register of commands) register(program);
+const program = rootProgram();
 
 try {
+  await registerFor(program, process.argv.slice(2));
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {

@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action, rootOf, ExitError, durationFlag } from './context.js';
-import { writeFileAtomic } from '../lib/atomic.js';
 import { processAlive } from '../lib/process.js';
 
 const pidFile = (root: string) => path.join(root, 'skiff-up.pid');
@@ -124,6 +123,7 @@ export function register(program: Command): void {
         const agent = await startAgentThread({ kubeconfig: cp.api.kubeconfig, nodeName: opts.nodeName, root, nodeIP, clusterDNS: [DNS_SERVICE_IP], logLevel: log.level, volumeSyncMs, streamIdleTimeoutMs });
         // Containers keep running when the agent stops: the next skiff up adopts them.
         stops.push(() => agent.stop());
+        const { writeFileAtomic } = await import('../lib/atomic.js');
         await writeFileAtomic(pidFile(root), `${process.pid}\n`);
         stops.push(() => fs.rm(pidFile(root), { force: true }));
         process.stdout.write(`skiff: cluster up: API server ${cp.api.url}, node ${opts.nodeName}\nskiff: kubeconfig: ${cp.api.kubeconfig}\nskiff: try: skiff --root ${root} kubectl get nodes\n`);

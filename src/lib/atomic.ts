@@ -22,11 +22,22 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** How a write must survive a crash. */
+export interface AtomicOptions {
+  /**
+   * Also fsync the directory, so the rename itself survives a power loss (default true).
+   * Without it a crash still leaves the old file or the new one whole (the data is synced
+   * before the rename); only which of the two is not promised.
+   */
+  durable?: boolean;
+}
+
 /** Writes `data` to `target` atomically and durably, with the given mode (default 0644). */
 export async function writeFileAtomic(
   target: string,
   data: string | Uint8Array,
   mode = 0o644,
+  opts: AtomicOptions = {},
 ): Promise<void> {
   const tmp = tempPathFor(target);
   const fh = await fs.open(tmp, 'wx', mode);
@@ -46,12 +57,12 @@ export async function writeFileAtomic(
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(path.dirname(target));
+  if (opts.durable !== false) await fsyncDir(path.dirname(target));
 }
 
 /** Writes `value` as pretty JSON to `target` atomically. */
-export async function writeJsonAtomic(target: string, value: unknown, mode = 0o644): Promise<void> {
-  await writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n', mode);
+export async function writeJsonAtomic(target: string, value: unknown, mode = 0o644, opts: AtomicOptions = {}): Promise<void> {
+  await writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n', mode, opts);
 }
 
 /** Reads and parses a JSON file; returns undefined when it does not exist. */

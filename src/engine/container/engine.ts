@@ -28,7 +28,8 @@ import { type RuntimeChoice, chooseRuntime, cleanRuntimeError, runtimeCmd, runti
 import { type ContainerRecord, ContainerPaths, listIds, readRecord, writeRecord } from './state.js';
 import { cgroupPids, cgroupsPath, containerCgroup, oomKills, readStats, removeCgroups, type CgroupStats } from './cgroups.js';
 import { randomName } from './names.js';
-import { type StdioStreams, attachConmon, runTerminal } from './stdio.js';
+// stdio.ts loads node-pty and node-unix-socket (native addons, ~10 ms): only exec and attach need it.
+import type { StdioStreams } from './stdio.js';
 
 const exec = promisify(execFile);
 
@@ -163,22 +164,30 @@ export class ContainerEngine {
         if (!(st.mode & 0o001)) await fs.chmod(d, (st.mode & 0o7777) | 0o011);
       }
     }
-    const m = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rec.lowerDirs.join(':')},upperdir=${p.upper},workdir=${p.work}`, p.rootfs]);
-    if (m.code !== 0) throw new Error(`mount: ${m.stderr.trim() || `exit status ${m.code}`}`);
+    // The overlay mount (a process) runs while the files outside the rootfs are written; it
+    // is awaited even when those fail, so the cleanup that follows finds it and unmounts it.
+    const mounted = runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rec.lowerDirs.join(':')},upperdir=${p.upper},workdir=${p.work}`, p.rootfs])
+      .catch((err: Error) => ({ code: -1, stderr: err.message }));
     const hostname = o.hostname ?? (o.network === 'host' ? os.hostname() : rec.id.slice(0, 12));
-    let etcFiles = o.etcFiles;
-    if (!etcFiles) {
+    const outside = async () => {
+      for (const m of o.mounts ?? []) {
+        if (!existsSync(m.source)) await fs.mkdir(m.source, { recursive: true });
+      }
+      if (o.etcFiles) return o.etcFiles;
       // Without a pod sandbox, the container gets its own copies, as Docker writes them.
       const hosts = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${o.network === 'host' ? '' : `127.0.1.1\t${hostname}\n`}`;
-      const resolv = await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-      await fs.writeFile(path.join(p.etc, 'hosts'), o.network === 'host' ? await fs.readFile('/etc/hosts', 'utf8').catch(() => hosts) : hosts);
-      await fs.writeFile(path.join(p.etc, 'resolv.conf'), resolv);
-      await fs.writeFile(path.join(p.etc, 'hostname'), hostname + '\n');
-      etcFiles = { hosts: path.join(p.etc, 'hosts'), resolvConf: path.join(p.etc, 'resolv.conf'), hostname: path.join(p.etc, 'hostname') };
-    }
-    for (const m of o.mounts ?? []) {
-      if (!existsSync(m.source)) await fs.mkdir(m.source, { recursive: true });
-    }
+      const [resolv, hostHosts] = await Promise.all([
+        fs.readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
+        o.network === 'host' ? fs.readFile('/etc/hosts', 'utf8').catch(() => hosts) : hosts,
+      ]);
+      const files = { hosts: path.join(p.etc, 'hosts'), resolvConf: path.join(p.etc, 'resolv.conf'), hostname: path.join(p.etc, 'hostname') };
+      await Promise.all([fs.writeFile(files.hosts, hostHosts), fs.writeFile(files.resolvConf, resolv), fs.writeFile(files.hostname, hostname + '\n')]);
+      return files;
+    };
+    const [etc, m, nofile] = await Promise.allSettled([outside(), mounted, hardNofile()]);
+    if (m.status === 'fulfilled' && m.value.code !== 0) throw new Error(`mount: ${m.value.stderr.trim() || `exit status ${m.value.code}`}`);
+    if (etc.status === 'rejected') throw etc.reason;
+    const etcFiles = etc.value;
     // Mount points made here, as real root: a user-namespaced container's root could not
     // create them in image directories that belong to the real root.
     await fs.mkdir(path.join(p.rootfs, 'etc'), { recursive: true });
@@ -196,7 +205,7 @@ export class ContainerEngine {
         throw new InvalidArgumentError(`invalid seccomp profile ${o.seccomp}: ${(err as Error).message}`);
       }
     }
-    const spec = buildSpec({ ...o, etcFiles }, { id: rec.id, rootfs: p.rootfs, hostname, image, user, nofile: Math.min(1048576, await hardNofile()), seccompProfile });
+    const spec = buildSpec({ ...o, etcFiles }, { id: rec.id, rootfs: p.rootfs, hostname, image, user, nofile: Math.min(1048576, nofile.status === 'fulfilled' ? nofile.value : 1024), seccompProfile });
     await fs.writeFile(path.join(p.bundle, 'config.json'), JSON.stringify(spec));
   }
 
@@ -320,6 +329,7 @@ export class ContainerEngine {
    */
   async finalize(id: string): Promise<ContainerRecord | undefined> {
     const p = this.paths(id);
+    let removed = false;
     const out = await withLock(p.dir, async () => {
       const rec = await readRecord(p);
       if (!rec || rec.status === 'exited') return rec;
@@ -334,12 +344,27 @@ export class ContainerEngine {
       rec.status = 'exited';
       rec.finishedAt = new Date().toISOString();
       delete rec.pid;
+      const owned = rec.ownerPid && rec.ownerPid !== process.pid && alive(rec.ownerPid);
+      if (rec.options.autoRemove && !owned) {
+        // --rm: removed in this same locked step. The record says first that the removal
+        // began, so a crash part-way leaves one that recover() finishes.
+        await writeRecord(p, { ...rec, error: 'removing' });
+        // A failure is retried below through remove() (and else by recover()).
+        removed = await this.teardown(rec, { released: false, exited: true }).then(() => true, () => false);
+        return rec;
+      }
       // runc delete (which removes the cgroups) and the unmount are independent.
       await Promise.all([this.rt(['delete', '--force', id]).catch(() => {}), unmount(p.rootfs)]);
       await removeCgroups(containerCgroup(rec));
       await writeRecord(p, rec);
       return rec;
     });
+    if (removed) {
+      await this.afterRemoval(out!);
+      return out;
+    }
+    // Exited before (recorded by another process), or the removal above failed: the
+    // autoRemove is still to do.
     const owned = out?.ownerPid && out.ownerPid !== process.pid && alive(out.ownerPid);
     if (out?.status === 'exited' && out.options.autoRemove && !owned) await this.remove(id, { force: true }).catch(() => {});
     return out;
@@ -398,16 +423,34 @@ export class ContainerEngine {
         cur.error = 'removing';
         await writeRecord(p, cur).catch(() => {});
       }
-      if (!released) await this.rt(['delete', '--force', rec.id]).catch(() => {});
-      if (rec.conmonPid && alive(rec.conmonPid)) {
-        // conmon leaves once the container is gone; give it a moment.
-        for (let i = 0; i < 50 && alive(rec.conmonPid); i++) await new Promise((r) => setTimeout(r, 20));
-      }
-      if (!released) await unmount(p.rootfs);
-      await removeCgroups(containerCgroup(cur ?? rec));
-      await fs.rm(p.dir, { recursive: true, force: true });
+      await this.teardown(rec, { released, exited: false });
     });
-    await fs.rm(`${p.dir}.lock`, { recursive: true, force: true }).catch(() => {});
+    await this.afterRemoval(rec);
+  }
+
+  /**
+   * Releases a container's runtime state and mount (unless `released`), cgroups and
+   * directory; its lock is held. When its process has `exited`, the runtime's delete and the
+   * unmount run side by side; otherwise the delete kills it first.
+   */
+  private async teardown(rec: ContainerRecord, o: { released: boolean; exited: boolean }): Promise<void> {
+    const p = this.paths(rec.id);
+    const del = () => this.rt(['delete', '--force', rec.id]).catch(() => {});
+    if (!o.released) {
+      if (o.exited) await Promise.all([del(), unmount(p.rootfs)]);
+      else await del();
+    }
+    if (rec.conmonPid && alive(rec.conmonPid)) {
+      // conmon leaves once the container is gone; give it a moment.
+      for (let i = 0; i < 50 && alive(rec.conmonPid); i++) await new Promise((r) => setTimeout(r, 20));
+    }
+    if (!o.released && !o.exited) await unmount(p.rootfs);
+    await removeCgroups(containerCgroup(rec));
+    await fs.rm(p.dir, { recursive: true, force: true });
+  }
+
+  private async afterRemoval(rec: ContainerRecord): Promise<void> {
+    await fs.rm(`${this.paths(rec.id).dir}.lock`, { recursive: true, force: true }).catch(() => {});
     await this.opts.onRemoved?.(rec);
   }
 
@@ -514,6 +557,7 @@ export class ContainerEngine {
     const args = await this.execArgs(rec.id, { ...e, tty: true, env: ['TERM=xterm', ...(e.env ?? [])] });
     const errFile = path.join(this.paths(rec.id).dir, `exec-${randomBytes(6).toString('hex')}.err`);
     try {
+      const { runTerminal } = await import('./stdio.js');
       const { code } = await runTerminal('/bin/sh', ['-c', 'exec "$0" "$@" 2>"$SKIFF_EXEC_STDERR"', this.runtime.path, ...args], io,
         { ...process.env, SKIFF_EXEC_STDERR: errFile });
       const err = await fs.readFile(errFile, 'utf8').catch(() => '');
@@ -535,6 +579,7 @@ export class ContainerEngine {
     if (!rec.conmonPid) throw new FailedPreconditionError(`container ${rec.name} runs in the foreground of another process; it cannot be attached to`);
     const o = rec.options;
     const terminal = o.tty && rec.pid ? await terminalOf(rec.pid) : undefined;
+    const { attachConmon } = await import('./stdio.js');
     await attachConmon({ socket: path.join(this.attachDir(rec.id), 'attach'), terminal }, io,
       { endWithInput: !!o.stdin && !o.stdinOnce && !opts.tty });
   }

@@ -69,9 +69,14 @@ export async function readRecord(p: ContainerPaths): Promise<ContainerRecord | u
   }
 }
 
-/** Writes a record atomically, readable by root only (options may carry secrets in env). */
+/**
+ * Writes a record atomically, readable by root only (options may carry secrets in env). Not
+ * durably: a record is rewritten at every step of a container's life (five times for a
+ * `run --rm`), and after a power loss no container runs, so the older record that a lost
+ * rename leaves is as good as the newer one for `recover()`.
+ */
 export async function writeRecord(p: ContainerPaths, rec: ContainerRecord): Promise<void> {
-  await writeJsonAtomic(p.record, rec, 0o600);
+  await writeJsonAtomic(p.record, rec, 0o600, { durable: false });
 }
 
 /** Every container id with a directory under the data root. */
