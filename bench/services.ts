@@ -21,6 +21,7 @@ import { confDir, defaultConfList } from '../src/engine/network/config.js';
 import { writeJsonAtomic } from '../src/lib/atomic.js';
 import { ensureBusyboxImage, ensureToolsImage, SKIFF } from '../test/helpers/images.js';
 import { skiffUp } from '../test/helpers/up.js';
+import { dropBridge } from '../test/network-helpers.js';
 
 const exec = promisify(execFile);
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : def; };
@@ -129,7 +130,7 @@ async function main(): Promise<void> {
       await new Promise((r) => proc!.once('exit', r));
     }
     await exec(process.execPath, [SKIFF, '--root', root, 'down'], { env }).catch(() => {});
-    await exec('ip', ['link', 'del', BRIDGE]).catch(() => {});
+    await dropBridge(BRIDGE, POD_CIDR);
     await fs.rm(work, { recursive: true, force: true });
   }
 }

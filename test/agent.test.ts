@@ -21,6 +21,7 @@ import { countLeaks, settledLeaks, type LeakCounts } from './helpers/containers.
 import { until } from './helpers/cluster.js';
 import { startRegistry } from './helpers/registry.js';
 import { push } from '../src/engine/image/registry/push.js';
+import { dropBridge } from './network-helpers.js';
 
 const exec = promisify(execFile);
 const NODE = 'agent-node';
@@ -55,7 +56,7 @@ after(async () => {
     for (const c of await agent.engine.list()) await agent.engine.remove(c.id, { force: true }).catch(() => {});
     for (const s of await agent.sandboxes.list()) await agent.sandboxes.remove(s.id, { force: true }).catch(() => {});
     await agent.cgroups?.removeAll();
-    await exec('ip', ['link', 'del', NETWORK.bridge]).catch(() => {});
+    await dropBridge(NETWORK.bridge, NETWORK.subnet);
     await fs.rm(root, { recursive: true, force: true });
   }
   client?.close();

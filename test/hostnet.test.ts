@@ -31,6 +31,7 @@ import { confDir, defaultConfList } from '../src/engine/network/config.js';
 import { cgroupMode } from '../src/engine/container/cgroups.js';
 import { podCgroupRoot } from '../src/agent/cgroups.js';
 import { writeJsonAtomic } from '../src/lib/atomic.js';
+import { dropBridge } from './network-helpers.js';
 
 const run = promisify(execFile);
 const NODE = 'hostnet-test';
@@ -105,7 +106,7 @@ before(async () => {
 after(async () => {
   client?.close();
   await skiffUpCleanup(proc, root);
-  await run('ip', ['link', 'del', NETWORK.bridge]).catch(() => {});
+  await dropBridge(NETWORK.bridge, NETWORK.subnet);
 });
 
 test('a hostNetwork pod listens on the host, has the node\'s IP and hostname, the host\'s namespaces and the kubelet\'s files', async () => {

@@ -26,6 +26,12 @@ export async function networkRoot(prefix: string, bridge: string, subnet: string
   return root;
 }
 
+/** Deletes a bridge and the masquerade rules Skiff keeps for it (as `skiff down` would once it is unused). */
+export async function dropBridge(bridge: string, subnet: string): Promise<void> {
+  await exec('ip', ['link', 'del', bridge]).catch(() => {});
+  await releaseMasquerade({ bridge, subnet });
+}
+
 /** Removes the test's bridge and data root. */
 export async function dropNetworkRoot(root: string, bridge: string): Promise<void> {
   await exec('ip', ['link', 'del', bridge]).catch(() => {});

@@ -19,6 +19,7 @@ import { ensureBusyboxImage, skiff } from './helpers/images.js';
 import { skiffUp } from './helpers/up.js';
 import { until } from './helpers/cluster.js';
 import { confDir, defaultConfList } from '../src/engine/network/config.js';
+import { dropBridge } from './network-helpers.js';
 
 /** A pod network of its own: pods of other data roots on the default bridge may hold the same IPs. */
 const NETWORK = { name: 'skiff-probes-test', bridge: 'skiffpr0', subnet: '10.93.0.0/16' };
@@ -54,7 +55,7 @@ after(async () => {
     await skiff(root, ['down']).catch(() => {});
     await fs.rm(root, { recursive: true, force: true });
   }
-  await promisify(execFile)('ip', ['link', 'del', NETWORK.bridge]).catch(() => {});
+  await dropBridge(NETWORK.bridge, NETWORK.subnet);
 });
 
 test('probes and lifecycle hooks through skiff up and kubectl', async (t) => {
