@@ -41,10 +41,10 @@ async function restore(input: string): Promise<void> {
   });
 }
 
-/** Skiff's service chains now in `table` (nat by default); the pod networks' SKIFF-MASQ-* chains are not the proxy's. */
+/** Skiff's service chains now in `table` (nat by default). (The pod networks' masquerade chains are SKIFFNET-*, not the proxy's.) */
 export async function skiffChains(table: 'nat' | 'filter' = 'nat'): Promise<string[]> {
   const { stdout } = await run('iptables', ['-w', '5', '-t', table, '-S']);
-  return stdout.split('\n').map((l) => /^-N (SKIFF-\S+)/.exec(l)?.[1]).filter((x): x is string => !!x && !x.startsWith('SKIFF-MASQ-'));
+  return stdout.split('\n').map((l) => /^-N (SKIFF-\S+)/.exec(l)?.[1]).filter((x): x is string => !!x);
 }
 
 /** Keeps the filter and nat tables in line with Services and EndpointSlices. */
@@ -122,8 +122,7 @@ export async function cleanupServiceRules(): Promise<void> {
   }
   const sections: string[] = [];
   for (const table of ['filter', 'nat'] as const) {
-    // SKIFF-MASQ-* belong to the pod networks (engine/network/masquerade.ts), which release them.
-    const chains = (await skiffChains(table)).filter((c) => !c.startsWith('SKIFF-MASQ-'));
+    const chains = await skiffChains(table);
     if (chains.length) sections.push(`*${table}`, ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT');
   }
   if (sections.length) await restore([...sections, ''].join('\n'));

@@ -6,10 +6,10 @@
  * and one rule covers the whole pod CIDR.
  *
  * The rules (nat table), equal to what bridge's ipMasq makes per pod:
- *   -A POSTROUTING -s <subnet> -m comment --comment "skiff masquerade <bridge> <subnet>" -j SKIFF-MASQ-<hash>
- *   -A SKIFF-MASQ-<hash> -d <subnet> -j RETURN          (pod to pod: addresses kept)
- *   -A SKIFF-MASQ-<hash> -d 224.0.0.0/4 -j RETURN       (multicast is not masqueraded)
- *   -A SKIFF-MASQ-<hash> -j MASQUERADE
+ *   -A POSTROUTING -s <subnet> -m comment --comment "skiff masquerade <bridge> <subnet>" -j SKIFFNET-MASQ-<hash>
+ *   -A SKIFFNET-MASQ-<hash> -d <subnet> -j RETURN          (pod to pod: addresses kept)
+ *   -A SKIFFNET-MASQ-<hash> -d 224.0.0.0/4 -j RETURN       (multicast is not masqueraded)
+ *   -A SKIFFNET-MASQ-<hash> -j MASQUERADE
  * The rules serve the bridge, so they live as long as pods use it: `skiff down` removes them
  * once no interface is attached to the bridge (another data root may share it).
  */
@@ -35,7 +35,7 @@ export function masqueradeOf(list: NetworkConfList): MasqueradeSpec | undefined 
 
 /** The chain and the POSTROUTING jump of a spec. */
 export function masqueradeRules(m: MasqueradeSpec): { chain: string; jump: string[] } {
-  const chain = `SKIFF-MASQ-${createHash('sha256').update(`${m.bridge} ${m.subnet}`).digest('hex').slice(0, 12).toUpperCase()}`;
+  const chain = `SKIFFNET-MASQ-${createHash('sha256').update(`${m.bridge} ${m.subnet}`).digest('hex').slice(0, 12).toUpperCase()}`;
   return { chain, jump: ['-s', m.subnet, '-m', 'comment', '--comment', `skiff masquerade ${m.bridge} ${m.subnet}`, '-j', chain] };
 }
 
