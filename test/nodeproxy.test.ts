@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import { startTestServer, type TestServer } from './helpers/apiserver.js';
@@ -19,6 +19,8 @@ let server: TestServer;
 let agent: https.Server;
 let client: ApiClient;
 const seen: { path: string; cn?: string; headers?: string[] }[] = [];
+/** Attach sessions the agent stand-in holds open, with a promise of each one's end. */
+const held: { closed: Promise<void> }[] = [];
 
 before(async () => {
   server = await startTestServer();
@@ -36,6 +38,13 @@ before(async () => {
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (ps) => (ps.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : false) });
   agent.on('upgrade', (req, socket, head) => {
     seen.push({ path: req.url!, cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN as string | undefined, headers: req.rawHeaders });
+    if (req.url!.startsWith('/attach/')) {
+      // A session that stays open until its peer goes.
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n');
+      socket.on('error', () => {});
+      held.push({ closed: new Promise((ok) => socket.once('close', () => ok())) });
+      return;
+    }
     if (req.url!.startsWith('/portForward/')) {
       // SPDY's answer as the kubelet gives it, then a few bytes of "session".
       socket.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n\r\nspdy-bytes');
@@ -128,4 +137,41 @@ test('SPDY upgrades are relayed with their headers (kubectl 1.27\'s port-forward
   got = await rawUpgrade('/api/v1/namespaces/default/pods/one/portforward', spdy);
   assert.match(got, /^HTTP\/1\.1 401 /);
   assert.equal(seen.length, before);
+});
+
+/** Opens an attach stream through the API server; resolves with the client's socket once the agent holds the session. */
+async function openAttach(): Promise<{ sock: tls.TLSSocket; tcp: net.Socket }> {
+  const url = new URL(server.url);
+  const tcp = net.connect(Number(url.port), url.hostname);
+  tcp.on('error', () => {});
+  const sock = tls.connect({ socket: tcp, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+  sock.on('error', () => {});
+  await new Promise<void>((ok, fail) => { sock.once('secureConnect', ok); sock.once('error', fail); });
+  const n = held.length;
+  sock.write(['POST /api/v1/namespaces/default/pods/one/attach?stdin=true&stdout=true HTTP/1.1', `Host: ${url.host}`, `Authorization: Bearer ${server.credentials.token}`,
+    'Connection: Upgrade', 'Upgrade: SPDY/3.1', 'X-Stream-Protocol-Version: v4.channel.k8s.io', 'Content-Length: 0', '', ''].join('\r\n'));
+  await new Promise<void>((ok) => sock.once('data', () => ok()));
+  assert.equal(held.length, n + 1, 'the agent holds the session');
+  return { sock, tcp };
+}
+
+/** Whether `p` settles within `ms` (a hang detector, not a timing measurement). */
+function settles(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return Promise.race([p.then(() => true), new Promise<boolean>((ok) => setTimeout(() => ok(false), ms).unref())]);
+}
+
+test('a client that vanishes from a relayed stream (its connection reset) ends the agent\'s side of it', async () => {
+  const { tcp } = await openAttach();
+  tcp.resetAndDestroy();
+  assert.ok(await settles(held.at(-1)!.closed, 10_000), 'the agent\'s connection is closed');
+});
+
+test('last: stopping the API server ends the streams it relays, even one whose client reads nothing', async () => {
+  const { sock } = await openAttach();
+  sock.pause();
+  const clientGone = new Promise<void>((ok) => sock.once('close', () => ok()));
+  assert.ok(await settles(server.stop(), 10_000), 'the API server stops');
+  assert.ok(await settles(held.at(-1)!.closed, 10_000), 'the agent\'s connection is closed');
+  sock.resume();
+  assert.ok(await settles(clientGone, 10_000), 'the client\'s connection is closed');
 });

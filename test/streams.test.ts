@@ -18,7 +18,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
 import { ensureBusyboxImage, skiff } from './helpers/images.js';
 import { kubectlBin } from './helpers/apiserver.js';
-import { skiffUp } from './helpers/up.js';
+import { skiffUp, upStderr } from './helpers/up.js';
 import { Terminal } from './helpers/terminal.js';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 
@@ -256,7 +256,7 @@ test('last: after skiff up restarts, attach reaches the same shell (adopted unde
   await t.waitFor(/\r\nmarked\r\n/, from);
   t.kill();
   proc!.kill('SIGTERM');
-  assert.equal(await new Promise((ok) => proc!.once('exit', ok)), 0);
+  assert.equal(await new Promise((ok) => proc!.once('exit', ok)), 0, upStderr(proc!));
   proc = await skiffUp(root, 'streams-test');
   const r = await kubectl(['wait', '--for=condition=Ready', 'pod/keeper', '--timeout=60s']);
   assert.equal(r.code, 0, r.stderr);

@@ -141,6 +141,10 @@ export class NodeProxy {
     }
     up.write(lines.join('\r\n') + '\r\n\r\n');
     if (head.length) up.write(head);
+    // Either side gone ends the other: pipe() passes on only an orderly end, and a client that
+    // vanished (or an agent that stopped) would otherwise leave its peer open until timeouts.
+    socket.once('close', () => up.destroy());
+    up.once('close', () => socket.destroy());
     socket.on('error', () => up.destroy());
     up.on('error', () => socket.destroy());
     socket.pipe(up);

@@ -306,8 +306,12 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     });
   });
   server.keepAliveTimeout = 65_000;
-  // exec, attach and portforward arrive as upgrade requests (WebSocket or SPDY).
+  // exec, attach and portforward arrive as upgrade requests (WebSocket or SPDY). The server
+  // no longer tracks an upgraded socket as an HTTP connection, so close() ends them itself.
+  const upgraded = new Set<import('node:stream').Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     const refuse = (e: ApiError) => {
       const body = JSON.stringify(e.toStatus());
       socket.end(`HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -349,7 +353,13 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       nsc?.stop();
       gc?.stop();
       rbac.stop();
-      await new Promise<void>((ok) => { server.close(() => ok()); server.closeAllConnections(); });
+      await new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+        // Streams too: a paused one (not reading) would hold close() forever and, holding no
+        // live handle, let the process run out of work with close() still pending.
+        for (const s of upgraded) s.destroy();
+      });
       if (!o.backend) await backend.close();
     },
   };
