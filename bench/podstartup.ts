@@ -83,6 +83,21 @@ async function rssMiB(pid: number): Promise<number> {
 
 const running = (p: KObject) => p.status?.phase === 'Running';
 
+/**
+ * Waits until the node has torn down every pod it ran: no container or sandbox record left in
+ * the data root. A deleted pod's object goes at once (grace 0), but the agent then still stops
+ * its container (`sleep` as PID 1 ignores SIGTERM: the kubelet's 2 s minimum grace) and
+ * removes it; a measure taken meanwhile would also count that teardown.
+ */
+async function settled(root: string): Promise<void> {
+  const records = async (dir: string) => (await fs.readdir(path.join(root, dir)).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
+  const deadline = now() + 60_000;
+  while ((await records('containers')) + (await records('sandboxes')) > 0) {
+    if (now() > deadline) throw new Error('the node still holds containers of deleted pods after 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** When each pod was first seen created, bound to the node, and Running (ms, performance.now()). */
 interface Seen { added: Map<string, number>; bound: Map<string, number> }
 
@@ -162,6 +177,7 @@ async function main(): Promise<void> {
         if (!(await client.get(R.pods, 'default', name).catch(() => undefined))) break;
         await new Promise((r) => setTimeout(r, 50));
       }
+      await settled(root);
     }
     rows.push([`one pod at a time, p50 (${TRIALS} trials)`, `${pct(single, 50).toFixed(0)} ms`, 'SLO p99 ≤ 5 s', (pct(single, 50) / 5000).toFixed(3)]);
     rows.push([`one pod at a time, p99 (${TRIALS} trials)`, `${pct(single, 99).toFixed(0)} ms`, 'goal p99 ≤ 300 ms', (pct(single, 99) / 300).toFixed(2)]);
@@ -189,6 +205,8 @@ async function main(): Promise<void> {
     rows.push([`skiff up resident memory, ${REPLICAS} pods running`, `${busy.toFixed(0)} MiB`, '-', '-']);
     await client.delete(R.deployments, 'default', 'many');
     client.close();
+    // The peer runs on a quiet machine too (the 30 pods' teardown would slow it).
+    await settled(root);
 
     // 4. The peer.
     if (PODMAN) {
