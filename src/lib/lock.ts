@@ -42,6 +42,7 @@ export async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T
     const dir = `${file}.lock`;
     await fs.mkdir(parentDir(file), { recursive: true });
     await acquire(dir);
+    guardExit();
     held.set(dir, (await fs.stat(dir)).mtimeMs);
     const refresh = setInterval(() => void touch(dir), REFRESH_MS);
     refresh.unref(); // a held lock must not keep the process alive; exit removes it
@@ -114,6 +115,10 @@ async function release(dir: string): Promise<void> {
  * means the signal's default action, ending the process, is due.
  */
 function guardExit(): void {
+  // Installed with the first lock, not at import: importing this module changes no signal's
+  // handling (and leaves no handle in a startup snapshot).
+  if (guarded) return;
+  guarded = true;
   const releaseAll = () => {
     for (const [dir, mine] of held) {
       try {
@@ -138,7 +143,7 @@ function guardExit(): void {
   }
 }
 
-guardExit();
+let guarded = false;
 
 function parentDir(file: string): string {
   const i = file.lastIndexOf('/');
