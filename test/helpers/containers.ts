@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 
-/** What exists for a data root: mounts, cgroups, runtime state, conmon processes, records. */
+/** What exists for a data root: mounts, cgroups, runtime state, conmon processes, records, sockets. */
 export interface LeakCounts {
   mounts: number;
   cgroups: number;
@@ -18,6 +18,8 @@ export interface LeakCounts {
   records: number;
   sandboxes: number;
   veths: number;
+  /** conmon's per-container symlinks under run/sock. */
+  sockets: number;
 }
 
 /** Counts what a data root's containers hold right now. */
@@ -44,7 +46,8 @@ export async function countLeaks(root: string): Promise<LeakCounts> {
   const sandboxes = (await fs.readdir(path.join(root, 'sandboxes')).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n)).length;
   const { stdout: links } = await exec('ip', ['-o', 'link', 'show', 'type', 'veth']);
   const veths = links.split('\n').filter(Boolean).length;
-  return { mounts, cgroups, runtime, conmon, records, sandboxes, veths };
+  const sockets = (await fs.readdir(path.join(root, 'run', 'sock')).catch(() => [] as string[])).length;
+  return { mounts, cgroups, runtime, conmon, records, sandboxes, veths, sockets };
 }
 
 /**

@@ -446,6 +446,8 @@ export class ContainerEngine {
     }
     if (!o.released && !o.exited) await unmount(p.rootfs);
     await removeCgroups(containerCgroup(rec));
+    // conmon's symlink to the bundle (it never removes it), before the directory it names.
+    await fs.unlink(this.attachDir(rec.id)).catch(() => { /* none: conmon never ran */ });
     await fs.rm(p.dir, { recursive: true, force: true });
   }
 
