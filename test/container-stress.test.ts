@@ -1,7 +1,7 @@
 /**
  * Stress: 200 sequential and 20 concurrent `skiff run --rm` leave no mounts, cgroups, runtime
- * state, conmon processes or records behind; and a skiff killed mid-create is cleaned up by
- * the next command.
+ * state, conmon processes, records or attach links behind; a skiff killed mid-create is cleaned
+ * up by the next command, and the deep recovery pass removes attach links left dangling.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,4 +61,17 @@ test('a skiff killed mid-create is cleaned up by the next command', async () => 
   await new Promise((r) => setTimeout(r, 2500));
   await skiff(root, ['ps', '-a']);
   assert.deepEqual(await settledLeaks(root, before), before);
+});
+
+test('the deep recovery pass (ps -a) removes attach links whose container is gone, and only those', async () => {
+  const r = await skiff(root, ['run', '-d', 'busybox', 'sleep', '100']);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  const sock = path.join(root, 'run', 'sock');
+  // As left by a crash between the unlink and the record's removal (or by an older version).
+  await fs.symlink(path.join(root, 'containers', 'f'.repeat(64), 'bundle'), path.join(sock, 'f'.repeat(12)));
+  assert.equal((await skiff(root, ['ps', '-a'])).code, 0);
+  assert.deepEqual(await fs.readdir(sock), [id.slice(0, 12)], 'the live container keeps its link');
+  assert.equal((await skiff(root, ['rm', '-f', id])).code, 0);
+  assert.deepEqual(await fs.readdir(sock), []);
 });

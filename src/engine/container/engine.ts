@@ -671,6 +671,16 @@ export class ContainerEngine {
         }
       }
     }
+    // conmon's symlinks whose container is gone (a crash between the unlink and the record's
+    // removal, or a version that did not unlink them): their target no longer exists.
+    const sockDir = path.join(this.root, 'run', 'sock');
+    for (const name of await fs.readdir(sockDir).catch(() => [] as string[])) {
+      const link = path.join(sockDir, name);
+      if (!existsSync(link)) {
+        await fs.unlink(link).catch(() => {});
+        did.push(`removed dangling attach link ${name}`);
+      }
+    }
     return did;
   }
 }
