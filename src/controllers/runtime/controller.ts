@@ -106,9 +106,11 @@ export class Controller {
         if (res && res.requeueAfterMs !== undefined) this.queue.addAfter(key, res.requeueAfterMs);
       } catch (err) {
         this.stats.failures++;
-        // Conflicts are the normal price of optimistic concurrency: retry soon, quietly.
-        const conflict = err instanceof ApiStatusError && err.code === 409;
-        if (!conflict) this.log.warn({ controller: this.name, key, err: (err as Error)?.message ?? String(err) }, 'sync failed');
+        // Conflicts are the normal price of optimistic concurrency: retry soon, quietly. So is
+        // a first 404: the object was deleted while its sync ran (the retry finds it gone from
+        // the cache and ends); one that persists is logged.
+        const quiet = err instanceof ApiStatusError && (err.code === 409 || (err.code === 404 && this.queue.requeues(key) === 0));
+        if (!quiet) this.log.warn({ controller: this.name, key, err: (err as Error)?.message ?? String(err) }, 'sync failed');
         this.queue.addRateLimited(key);
       } finally {
         this.running--;

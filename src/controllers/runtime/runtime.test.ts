@@ -6,6 +6,7 @@ import { Informer, keyOf } from './informer.js';
 import { Controller } from './controller.js';
 import { Expectations } from './expectations.js';
 import { GoneError } from '../../core/errors.js';
+import { ApiStatusError } from '../../client/client.js';
 import type { ListWatchSource } from '../../client/listwatch.js';
 import type { KObject, WatchEvent } from '../../client/client.js';
 
@@ -138,6 +139,28 @@ test('controller: the same key is never synced twice at once, and a failing sync
   await c.whenIdle();
   assert.equal(c.stats.failures, 1);
   assert.ok(calls >= 4);
+  c.stop();
+});
+
+test('controller: a first 404 (object deleted mid-sync) is retried quietly; one that persists is logged', async () => {
+  const warned: string[] = [];
+  const log = { info() {}, debug() {}, error() {}, warn: (o: any) => { warned.push(o.key); } };
+  const calls = new Map<string, number>();
+  const c = new Controller('t', async (key) => {
+    const n = (calls.get(key) ?? 0) + 1;
+    calls.set(key, n);
+    const notFound = new ApiStatusError(404, 'NotFound', `deployments.apps "${key}" not found`);
+    if (key === 'deleted' && n === 1) throw notFound;
+    if (key === 'missing' && n <= 3) throw notFound;
+  }, { log });
+  c.run();
+  c.enqueue('deleted');
+  c.enqueue('missing');
+  for (let i = 0; i < 100 && ((calls.get('deleted') ?? 0) < 2 || (calls.get('missing') ?? 0) < 4); i++) await new Promise((r) => setTimeout(r, 20));
+  await c.whenIdle();
+  assert.equal(calls.get('deleted'), 2, 'retried once, then done');
+  assert.equal(calls.get('missing'), 4);
+  assert.deepEqual(warned, ['missing', 'missing'], 'the second and third 404 of the same key are logged, the first of each is not');
   c.stop();
 });
 
