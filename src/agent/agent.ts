@@ -17,6 +17,9 @@ import { hostResolvConf, parseResolvConf } from '../engine/network/files.js';
 import { podDns } from './dns.js';
 import { Backoff } from './backoff.js';
 import { apiSources } from './env.js';
+import { listWatch } from '../client/listwatch.js';
+import { R } from '../client/resources.js';
+import { Informer } from '../controllers/runtime/informer.js';
 import { ImagePuller } from './images.js';
 import { NodeReporter } from './node.js';
 import { PodManager } from './pods.js';
@@ -81,6 +84,8 @@ export class NodeAgent {
   readonly volumes: VolumeManager;
   /** The pod-level cgroups (undefined when turned off). */
   readonly cgroups?: PodCgroups;
+  /** Every namespace's Services (the kubelet's service lister), for the Service environment variables. */
+  readonly services: Informer;
   private readonly recorder: ApiEventRecorder;
   private allocatable?: Record<string, string>;
   private server?: AgentServer;
@@ -115,10 +120,12 @@ export class NodeAgent {
       event: (pod, type, reason, message) => this.recorder.event({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }, type, reason, message),
       changed: (uid) => this.pods.kick(uid),
     });
+    // Every namespace's Services, for the Service environment variables of new containers.
+    this.services = new Informer(listWatch(opts.client, R.services), { onError: (err) => log(`service watch: ${(err as Error).message}`) });
     if (opts.cgroupRoot !== false) this.cgroups = new PodCgroups(opts.cgroupRoot ?? podCgroupRoot(opts.root));
     this.pods = new PodManager({
       client: opts.client, runtime: this.runtime, images: new ImagePuller(images, opts.root, () => clock.now()),
-      sources: apiSources(opts.client), recorder: this.recorder, backoff: new Backoff(opts.backoff), clock,
+      sources: apiSources(opts.client, this.services), recorder: this.recorder, backoff: new Backoff(opts.backoff), clock,
       nodeName: opts.nodeName, hostIP: () => this.node.ip, allocatable: () => this.allocatable, log, probes: this.probes, volumes: this.volumes,
       cgroups: this.cgroups,
       // resolv.conf per dnsPolicy, from the node's own resolv.conf read when the sandbox is made
@@ -149,6 +156,7 @@ export class NodeAgent {
     await this.node.start();
     const n = await this.opts.client.get({ group: '', version: 'v1', resource: 'nodes' }, undefined, this.opts.nodeName).catch(() => undefined);
     this.allocatable = n?.status?.allocatable;
+    this.services.start();
     await this.pods.start();
     // Volumes of pods deleted while the agent was away (their containers went in pods.start()).
     await this.volumes.removeOrphans(new Set(this.pods.informer.list().map((p) => p.metadata.uid)));
@@ -161,6 +169,7 @@ export class NodeAgent {
     this.node.stop();
     this.probes.stop();
     this.volumes.stop();
+    this.services.stop();
     await this.pods.stop();
     // Empty pod and QoS cgroups go; those of running containers stay for the next start.
     await this.cgroups?.removeAll().catch(() => {});

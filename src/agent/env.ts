@@ -10,6 +10,7 @@
  */
 import type { ApiClient, KObject } from '../client/client.js';
 import { R } from '../client/resources.js';
+import type { Informer } from '../controllers/runtime/informer.js';
 import { parseQuantity } from '../core/quantity.js';
 import { serviceEnv } from './service-env.js';
 
@@ -49,15 +50,29 @@ export interface EnvSources {
   services?(namespace: string): Promise<KObject[]>;
 }
 
-/** Reads configMaps and secrets through the API (a 404 is "absent"). */
-export function apiSources(client: ApiClient): EnvSources {
+/**
+ * Reads configMaps and secrets through the API (a 404 is "absent"). Services come from
+ * `services`, a started informer of every namespace's Services (the kubelet's service lister:
+ * no request per pod start), or else from a list per call.
+ */
+export function apiSources(client: ApiClient, services?: Informer): EnvSources {
   const get = (r: typeof R.configmaps, ns: string, name: string) => client.find(r, ns, name);
   return {
     configMap: (ns, n) => get(R.configmaps, ns, n),
     secret: (ns, n) => get(R.secrets, ns, n),
     async services(ns) {
-      const own = (await client.list(R.services, ns)).items;
-      const master = ns === 'default' ? undefined : await get(R.services, 'default', 'kubernetes');
+      let own: KObject[];
+      let master: KObject | undefined;
+      if (services) {
+        // As the kubelet, containers start only once the cache is filled: else a pod would miss
+        // the variables of Services that already exist.
+        await services.synced;
+        own = services.listNamespace(ns);
+        master = ns === 'default' ? undefined : services.get('default/kubernetes');
+      } else {
+        own = (await client.list(R.services, ns)).items;
+        master = ns === 'default' ? undefined : await get(R.services, 'default', 'kubernetes');
+      }
       return master ? [...own, master] : own;
     },
   };
