@@ -25,7 +25,7 @@ export const L = {
   /** The node agent that made the object (one data root may serve one node only). */
   node: 'io.skiff.node',
   /**
-   * The sandbox a container joined. Same key as src/cmd/engine.ts SANDBOX_LABEL, so
+   * The sandbox a container joined. Same key as src/cmd/sandboxes.ts SANDBOX_LABEL, so
    * `skiff pod rm` of a pod's sandbox refuses while the agent's containers are in it.
    */
   sandbox: 'io.skiff.sandbox',

@@ -6,23 +6,11 @@
 import { ImageStore } from '../engine/image/store.js';
 import { imagesInUse } from '../engine/container/usage.js';
 import type { ContainerEngine } from '../engine/container/engine.js';
-import type { SandboxManager } from '../engine/network/sandbox.js';
-
-/** The label naming the pod sandbox whose namespaces a container joined. */
-export const SANDBOX_LABEL = 'io.skiff.sandbox';
-/** The label marking a sandbox made for the container alone (removed with it). */
-export const SANDBOX_OWNED_LABEL = 'io.skiff.sandbox.owned';
+import { openSandboxes, SANDBOX_LABEL, SANDBOX_OWNED_LABEL } from './sandboxes.js';
 
 /** The image store of a data root, wired to the containers that use its images. */
 export function openImageStore(root: string): ImageStore {
   return new ImageStore(root, { imagesInUse: () => imagesInUse(root) });
-}
-
-/** The sandboxes of a data root; pods refuse removal while containers are in them. */
-export async function openSandboxes(root: string): Promise<SandboxManager> {
-  const { SandboxManager } = await import('../engine/network/sandbox.js');
-  const { listContainersOfSandbox } = await import('./sandbox-users.js');
-  return new SandboxManager(root, { containersOf: (id) => listContainersOfSandbox(root, id) });
 }
 
 /** The container engine of a data root; removing a container releases the sandbox it owned. */

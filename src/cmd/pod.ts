@@ -17,7 +17,7 @@ import type { SandboxManager, SandboxRecord } from '../engine/network/sandbox.js
  * is imported here, not at the top, so other subcommands do not pay for loading it.
  */
 async function open(c: Command, quickRecover = true): Promise<SandboxManager> {
-  const [{ openSandboxes }, { recover }] = await Promise.all([import('./engine.js'), import('../engine/network/recover.js')]);
+  const [{ openSandboxes }, { recover }] = await Promise.all([import('./sandboxes.js'), import('../engine/network/recover.js')]);
   const mgr = await openSandboxes(rootOf(c));
   if (quickRecover) await recover(mgr);
   return mgr;

@@ -3,7 +3,7 @@
  * so `skiff pod rm` and `pod stop` refuse while containers remain.
  */
 import { ContainerPaths, listIds, readRecord } from '../engine/container/state.js';
-import { SANDBOX_LABEL, SANDBOX_OWNED_LABEL } from './engine.js';
+import { SANDBOX_LABEL, SANDBOX_OWNED_LABEL } from './sandboxes.js';
 
 /** Names of the containers whose records say they joined sandbox `id`. */
 export async function listContainersOfSandbox(root: string, id: string): Promise<string[]> {

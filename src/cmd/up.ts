@@ -151,7 +151,7 @@ export function register(program: Command): void {
     }
     await fs.rm(pidFile(root), { force: true });
     // Every pod container and sandbox the agent made (they carry the pod uid label), then the rules.
-    const { openContainerEngine, openSandboxes } = await import('./engine.js');
+    const [{ openContainerEngine }, { openSandboxes }] = await Promise.all([import('./engine.js'), import('./sandboxes.js')]);
     const { L } = await import('../agent/labels.js');
     const engine = await openContainerEngine(root);
     for (const c of await engine.list()) if (c.options.labels?.[L.podUid]) await engine.remove(c.id, { force: true }).catch(() => {});

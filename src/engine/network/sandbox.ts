@@ -22,7 +22,7 @@ import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotF
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../lib/atomic.js';
 import { withLock } from '../../lib/lock.js';
 import { Cni, type RuntimeConf } from './cni.js';
-import { loadNetwork } from './config.js';
+import { loadNetwork, type NetworkConfList } from './config.js';
 import { hostHostsFile, hostResolvConf, hostsFile, resolvConf, validHostname } from './files.js';
 import { mountPoints, namespacesMounted, pinNamespaces, pinPaths, unpinNamespaces } from './netns.js';
 import { assertPortsFree } from './ports.js';
@@ -234,10 +234,12 @@ export class SandboxManager {
       this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' }),
     ]);
     for (const d of dels) if (d.status === 'rejected') throw d.reason;
-    // Whenever a plugin made per-sandbox rules: bridge skips its ipMasq teardown when the
-    // interface is already gone from a live namespace (e.g. deleted inside the pod), and
-    // portmap when the namespace is gone. Skiff's default network makes none without ports.
-    if (rec.ports.length || rec.network.plugins.some((p) => p.ipMasq)) await sweepIptables(cached ? cached.networkName : rec.network.name, rec.id);
+    // Bridge skips its ipMasq teardown when the namespace or the interface is already gone
+    // (e.g. deleted inside the pod): sweep what it left. portmap needs neither (it deletes its
+    // chains by container ID), and Skiff's default network makes no ipMasq rules, so this
+    // costs a default pod nothing.
+    const used = cached ? (JSON.parse(Buffer.from(cached.config, 'base64').toString('utf8')) as NetworkConfList) : rec.network;
+    if (used.plugins.some((p) => p.ipMasq)) await sweepIptables(used.name, rec.id);
     await unpinNamespaces(this.runDir(rec.id), m);
   }
 
