@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { readNetwork } from '../../src/engine/network/config.js';
 
 const exec = promisify(execFile);
 
@@ -20,6 +21,8 @@ export interface LeakCounts {
   veths: number;
   /** conmon's per-container symlinks under run/sock. */
   sockets: number;
+  /** iptables rules the CNI plugins tagged with this root's network (published ports). */
+  iptables: number;
 }
 
 /** Counts what a data root's containers hold right now. */
@@ -47,7 +50,11 @@ export async function countLeaks(root: string): Promise<LeakCounts> {
   const { stdout: links } = await exec('ip', ['-o', 'link', 'show', 'type', 'veth']);
   const veths = links.split('\n').filter(Boolean).length;
   const sockets = (await fs.readdir(path.join(root, 'run', 'sock')).catch(() => [] as string[])).length;
-  return { mounts, cgroups, runtime, conmon, records, sandboxes, veths, sockets };
+  // The default network is named per root (defaultNetworkName), so these are this root's alone.
+  const network = await readNetwork(root).catch(() => undefined);
+  const { stdout: rules } = await exec('iptables-save', ['-t', 'nat']);
+  const iptables = network ? rules.split('\n').filter((l) => l.startsWith('-A ') && l.includes(`name: \\"${network.name}\\"`)).length : 0;
+  return { mounts, cgroups, runtime, conmon, records, sandboxes, veths, sockets, iptables };
 }
 
 /**

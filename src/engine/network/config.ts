@@ -12,7 +12,9 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { DEFAULT_ROOT } from '../../core/root.js';
 import { writeJsonAtomic } from '../../lib/atomic.js';
 import { withLock } from '../../lib/lock.js';
 
@@ -35,7 +37,7 @@ export interface NetworkConfList {
 
 /** Knobs of the default conflist. */
 export interface DefaultNetworkOptions {
-  /** Network name (default `skiff`). */
+  /** Network name (default `defaultNetworkName(root)`: `skiff` for /var/lib/skiff). */
   name?: string;
   /** Linux bridge name (default `skiff0`, at most 15 characters). */
   bridge?: string;
@@ -59,6 +61,17 @@ export function ipamDataDir(root: string): string {
   return path.join(root, 'cni', 'networks');
 }
 
+/**
+ * The default network's name for a data root: `skiff` for /var/lib/skiff, `skiff-<hash>` for
+ * any other root. The name tags the plugins' iptables rules (`name: "NET" id: "ID"`), and a
+ * root's deep recovery pass releases rules of its network whose ID it has no record of: with
+ * one name for every root, one root's pass deleted another root's published ports.
+ */
+export function defaultNetworkName(root: string): string {
+  const abs = path.resolve(root);
+  return abs === DEFAULT_ROOT ? 'skiff' : `skiff-${createHash('sha256').update(abs).digest('hex').slice(0, 8)}`;
+}
+
 /** Builds Skiff's default conflist for a data root. */
 export function defaultConfList(root: string, opts: DefaultNetworkOptions = {}): NetworkConfList {
   const subnet = opts.subnet ?? process.env.SKIFF_POD_CIDR ?? DEFAULT_POD_CIDR;
@@ -67,7 +80,7 @@ export function defaultConfList(root: string, opts: DefaultNetworkOptions = {}):
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge)) throw new InvalidArgumentError(`invalid bridge name "${bridge}"`);
   return {
     cniVersion: '1.0.0',
-    name: opts.name ?? 'skiff',
+    name: opts.name ?? defaultNetworkName(root),
     plugins: [
       {
         type: 'bridge',
