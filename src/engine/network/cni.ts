@@ -64,6 +64,11 @@ export interface CacheEntry {
   result: CniResult;
 }
 
+/** The conflist an ADD was made with, as its cache entry holds it. */
+export function cachedConfList(entry: CacheEntry): NetworkConfList {
+  return JSON.parse(Buffer.from(entry.config, 'base64').toString('utf8')) as NetworkConfList;
+}
+
 /** Options for a CNI runtime. */
 export interface CniOptions {
   /** Directories searched for plugin binaries (CNI_PATH). */
@@ -109,7 +114,7 @@ export class Cni {
    */
   async del(list: NetworkConfList, rt: RuntimeConf): Promise<void> {
     const cached = await this.cached(list.name, rt.containerId, rt.ifName);
-    const useList = cached ? JSON.parse(Buffer.from(cached.config, 'base64').toString('utf8')) as NetworkConfList : list;
+    const useList = cached ? cachedConfList(cached) : list;
     const useRt: RuntimeConf = cached ? { ...rt, args: cached.cniArgs, capabilityArgs: cached.capabilityArgs } : rt;
     // prevResult on DEL exists from 0.4.0 on (spec: "cached result for DEL").
     const prev = cached && versionAtLeast(useList.cniVersion, '0.4.0') ? cached.result : undefined;

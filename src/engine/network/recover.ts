@@ -16,7 +16,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { withLock } from '../../lib/lock.js';
-import { ipamDataDir, readNetwork, type NetworkConfList } from './config.js';
+import { cachedConfList } from './cni.js';
+import { ipamDataDir, readNetwork } from './config.js';
 import { mountPoints, run, unpinNamespaces } from './netns.js';
 import { sweepIptables } from './iptables.js';
 import { ownerAlive } from './owner.js';
@@ -81,7 +82,7 @@ export async function recover(mgr: SandboxManager, opts: { deep?: boolean } = {}
     const dir = path.join(runRoot, id);
     const netns = mounts.has(path.join(dir, 'net')) ? path.join(dir, 'net') : '';
     const entry = cache.get(id);
-    const list = entry ? JSON.parse(Buffer.from(entry.config, 'base64').toString('utf8')) as NetworkConfList : network;
+    const list = entry ? cachedConfList(entry) : network;
     if (list) {
       await mgr.cni.del(list, { containerId: id, netns, ifName: POD_IFNAME, args: [['IgnoreUnknown', '1']] });
       await sweepIptables(list.name, id);

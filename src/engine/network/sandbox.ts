@@ -21,8 +21,8 @@ import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isENOENT } from '../../core/errors.js';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../lib/atomic.js';
 import { withLock } from '../../lib/lock.js';
-import { Cni, type RuntimeConf } from './cni.js';
-import { loadNetwork, type NetworkConfList } from './config.js';
+import { Cni, cachedConfList, type RuntimeConf } from './cni.js';
+import { loadNetwork } from './config.js';
 import { hostHostsFile, hostResolvConf, hostsFile, resolvConf, validHostname } from './files.js';
 import { mountPoints, namespacesMounted, pinNamespaces, pinPaths, unpinNamespaces } from './netns.js';
 import { assertPortsFree } from './ports.js';
@@ -238,7 +238,7 @@ export class SandboxManager {
     // (e.g. deleted inside the pod): sweep what it left. portmap needs neither (it deletes its
     // chains by container ID), and Skiff's default network makes no ipMasq rules, so this
     // costs a default pod nothing.
-    const used = cached ? (JSON.parse(Buffer.from(cached.config, 'base64').toString('utf8')) as NetworkConfList) : rec.network;
+    const used = cached ? cachedConfList(cached) : rec.network;
     if (used.plugins.some((p) => p.ipMasq)) await sweepIptables(used.name, rec.id);
     await unpinNamespaces(this.runDir(rec.id), m);
   }
