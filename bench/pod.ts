@@ -8,7 +8,8 @@
  * Two more rows separate the sandbox work from process start-up on both sides: Skiff's engine
  * called in this process (what the node agent does for every pod), and podman's own engine
  * driven through its REST API (`podman system service` on a private socket: libpod in a
- * long-running process, the same create + start + remove with force and timeout 0).
+ * long-running process, the same create + start + remove with force and timeout 0). The
+ * `--version` rows give each CLI's bare start-up cost.
  *
  *   npm run build && node dist/bench/pod.js [--rounds N]
  *
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
       'podman pod create + start + rm -f -t 0': [],
       'skiff --version, twice (CLI start-up floor)': [],
       'podman REST API: create + start + rm (force, t=0)': [],
+      'podman --version, three times (its CLI start-up floor)': [],
     };
     // One warm-up round each (bridge creation, first iptables chains, page cache).
     for (let i = -1; i < rounds; i++) {
@@ -127,17 +129,21 @@ async function main(): Promise<void> {
         await skiff('--version');
         await skiff('--version');
       });
+      const podmanFloor = await timed(async () => {
+        for (let k = 0; k < 3; k++) await exec('podman', ['--version'], { env });
+      });
       if (i < 0) continue;
       results['skiff --version, twice (CLI start-up floor)'].push(floor);
       results['skiff, library (create + remove)'].push(lib);
       results['skiff pod create + skiff pod rm -f (CLI)'].push(cli);
       results['podman pod create + start + rm -f -t 0'].push(pod);
       results['podman REST API: create + start + rm (force, t=0)'].push(api);
+      results['podman --version, three times (its CLI start-up floor)'].push(podmanFloor);
     }
     const base = median(results['podman pod create + start + rm -f -t 0']);
     console.log(`${rounds} rounds, medians (one pod, one published port, bridge + host-local + portmap + loopback):`);
     for (const [k, v] of Object.entries(results)) {
-      console.log(`  ${k.padEnd(50)} ${median(v).toFixed(0).padStart(5)} ms   ratio to podman ${(median(v) / base).toFixed(2)}`);
+      console.log(`  ${k.padEnd(54)} ${median(v).toFixed(0).padStart(5)} ms   ratio to podman ${(median(v) / base).toFixed(2)}`);
     }
     // The in-process pair: Skiff's engine against podman's engine, neither paying a process start.
     const inproc = median(results['skiff, library (create + remove)']) / median(results['podman REST API: create + start + rm (force, t=0)']);

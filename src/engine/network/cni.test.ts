@@ -73,7 +73,8 @@ test('CHECK passes the cached result; DEL runs in reverse with the cached config
   assert.deepEqual(chk.map((c) => c.type), ['one', 'two']);
   assert.equal((chk[0].conf.prevResult as { by: string }).by, 'two');
   // DEL with a changed list and no capability args still uses what ADD used.
-  await cni.del({ ...list, plugins: [{ type: 'two' }] }, { containerId: 'c1', netns: '', ifName: 'eth0' });
+  const ran = await cni.del({ ...list, plugins: [{ type: 'two' }] }, { containerId: 'c1', netns: '', ifName: 'eth0' });
+  assert.deepEqual(ran, list, 'DEL reports the conflist it ran: the cached one');
   const del = await calls();
   assert.deepEqual(del.map((c) => `${c.type} ${c.cmd}`), ['two DEL', 'one DEL']);
   assert.deepEqual(del[0].conf.runtimeConfig, { portMappings: [{ hostPort: 1 }] });

@@ -110,9 +110,10 @@ export class Cni {
   /**
    * Detaches: DEL through every plugin in reverse. Uses the cached config and arguments when
    * an ADD was cached (so it undoes what was done), else `list` and `rt` as given; DEL is
-   * idempotent by the spec, so this is also how half-done ADDs are undone.
+   * idempotent by the spec, so this is also how half-done ADDs are undone. Returns the
+   * conflist it ran (the cached one, or `list`).
    */
-  async del(list: NetworkConfList, rt: RuntimeConf): Promise<void> {
+  async del(list: NetworkConfList, rt: RuntimeConf): Promise<NetworkConfList> {
     const cached = await this.cached(list.name, rt.containerId, rt.ifName);
     const useList = cached ? cachedConfList(cached) : list;
     const useRt: RuntimeConf = cached ? { ...rt, args: cached.cniArgs, capabilityArgs: cached.capabilityArgs } : rt;
@@ -123,6 +124,7 @@ export class Cni {
       if (process.env.SKIFF_TEST_CNI_PAUSE === `DEL:${plugin.type}`) await pauseForTest('DEL');
     }
     await fs.rm(this.cachePath(list.name, rt), { force: true });
+    return useList;
   }
 
   /** Verifies an attachment: CHECK through every plugin with the cached result. */

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, isENOENT } from '../../core/errors.js';
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from '../../lib/atomic.js';
 import { withLock } from '../../lib/lock.js';
-import { Cni, cachedConfList, type RuntimeConf } from './cni.js';
+import { Cni, type RuntimeConf } from './cni.js';
 import { loadNetwork } from './config.js';
 import { hostHostsFile, hostResolvConf, hostsFile, resolvConf, validHostname } from './files.js';
 import { mountPoints, namespacesMounted, pinNamespaces, pinPaths, unpinNamespaces } from './netns.js';
@@ -228,18 +228,17 @@ export class SandboxManager {
       return;
     }
     const netns = rec.namespaces.net && m.has(rec.namespaces.net) ? rec.namespaces.net : '';
-    const cached = await this.cni.cached(rec.network.name, rec.id, POD_IFNAME);
-    const dels = await Promise.allSettled([
+    const [main, lo] = await Promise.allSettled([
       this.cni.del(rec.network, this.runtime(rec, netns)),
       this.cni.del(LOOPBACK_NETWORK, { containerId: rec.id, netns, ifName: 'lo' }),
     ]);
-    for (const d of dels) if (d.status === 'rejected') throw d.reason;
+    if (main.status === 'rejected') throw main.reason;
+    if (lo.status === 'rejected') throw lo.reason;
     // Bridge skips its ipMasq teardown when the namespace or the interface is already gone
     // (e.g. deleted inside the pod): sweep what it left. portmap needs neither (it deletes its
     // chains by container ID), and Skiff's default network makes no ipMasq rules, so this
-    // costs a default pod nothing.
-    const used = cached ? cachedConfList(cached) : rec.network;
-    if (used.plugins.some((p) => p.ipMasq)) await sweepIptables(used.name, rec.id);
+    // costs a default pod nothing. `main.value` is the conflist DEL ran (the cached one).
+    if (main.value.plugins.some((p) => p.ipMasq)) await sweepIptables(main.value.name, rec.id);
     await unpinNamespaces(this.runDir(rec.id), m);
   }
 
